@@ -1,0 +1,146 @@
+//! The one pagination type: `page`/`page_size` or `limit`/`offset`, never both.
+
+use crate::error::{DomainError, FieldError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            offset: 0,
+            limit: Self::DEFAULT_SIZE,
+        }
+    }
+}
+
+impl PageRequest {
+    pub const DEFAULT_SIZE: u64 = 20;
+    pub const MAX_SIZE: u64 = 100;
+    /// Deep offsets beyond this are refused rather than scanned.
+    pub const MAX_OFFSET: u64 = 10_000_000;
+
+    /// Builds a page from the four optional query parameters of every list endpoint.
+    pub fn parse(
+        page: Option<u64>,
+        page_size: Option<u64>,
+        limit: Option<u64>,
+        offset: Option<u64>,
+    ) -> Result<Self, DomainError> {
+        let paged = page.is_some() || page_size.is_some();
+        let windowed = limit.is_some() || offset.is_some();
+        if paged && windowed {
+            return Err(DomainError::Validation(vec![FieldError::new(
+                "page",
+                "use either page/page_size or limit/offset, not both",
+            )]));
+        }
+        let mut errors = Vec::new();
+        let size_ok = |v: u64| (1..=Self::MAX_SIZE).contains(&v);
+        let (offset, limit) = if windowed {
+            let limit = limit.unwrap_or(Self::DEFAULT_SIZE);
+            let offset = offset.unwrap_or(0);
+            if !size_ok(limit) {
+                errors.push(FieldError::new("limit", "must be between 1 and 100"));
+            }
+            if offset > Self::MAX_OFFSET {
+                errors.push(FieldError::new("offset", "is too large"));
+            }
+            (offset, limit)
+        } else {
+            let page = page.unwrap_or(1);
+            let size = page_size.unwrap_or(Self::DEFAULT_SIZE);
+            if page < 1 {
+                errors.push(FieldError::new("page", "must be at least 1"));
+            }
+            if !size_ok(size) {
+                errors.push(FieldError::new("page_size", "must be between 1 and 100"));
+            }
+            let offset = page.saturating_sub(1).saturating_mul(size);
+            if errors.is_empty() && offset > Self::MAX_OFFSET {
+                errors.push(FieldError::new("page", "is too large"));
+            }
+            (offset, size)
+        };
+        if errors.is_empty() {
+            Ok(Self { offset, limit })
+        } else {
+            Err(DomainError::Validation(errors))
+        }
+    }
+
+    /// The 1-based page this window starts in, as reported back to clients.
+    pub fn page(&self) -> u64 {
+        self.offset / self.limit.max(1) + 1
+    }
+}
+
+/// One page of a list and the size of the whole list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub request: PageRequest,
+}
+
+impl<T> Paged<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            request: self.request,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_both_styles() {
+        assert_eq!(
+            PageRequest::parse(None, None, None, None).ok(),
+            Some(PageRequest {
+                offset: 0,
+                limit: 20
+            })
+        );
+        assert_eq!(
+            PageRequest::parse(Some(3), Some(10), None, None).ok(),
+            Some(PageRequest {
+                offset: 20,
+                limit: 10
+            })
+        );
+        assert_eq!(
+            PageRequest::parse(None, None, Some(5), Some(15)).ok(),
+            Some(PageRequest {
+                offset: 15,
+                limit: 5
+            })
+        );
+        assert_eq!(
+            PageRequest {
+                offset: 15,
+                limit: 5
+            }
+            .page(),
+            4
+        );
+    }
+
+    #[test]
+    fn mixing_or_out_of_range_is_refused() {
+        assert!(PageRequest::parse(Some(1), None, Some(5), None).is_err());
+        assert!(PageRequest::parse(Some(0), None, None, None).is_err());
+        assert!(PageRequest::parse(None, Some(0), None, None).is_err());
+        assert!(PageRequest::parse(None, Some(101), None, None).is_err());
+        assert!(PageRequest::parse(None, None, Some(101), None).is_err());
+        assert!(PageRequest::parse(None, None, Some(0), None).is_err());
+        assert!(PageRequest::parse(None, Some(100), None, None).is_ok());
+    }
+}

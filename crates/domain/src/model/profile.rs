@@ -1,0 +1,172 @@
+//! Changes to a user's profile, shared by registration, `PATCH /users/me` and the admin API.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+use super::User;
+use super::values::{Checks, Email, Extra, FullName, PersonName, Phone};
+
+/// One field of a partial update: left alone, cleared (`null`), or set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Change<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+/// `null` clears; a missing field (with `#[serde(default)]`) keeps.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Change<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            Some(v) => Change::Set(v),
+            None => Change::Clear,
+        })
+    }
+}
+
+impl Change<String> {
+    /// Validates a set value with `parse`, recording a failure in `checks`. With `empty_is_keep`, an
+    /// empty string means "leave it" (as clients of the original admin API send).
+    pub fn parse<T>(
+        self,
+        checks: &mut Checks,
+        field: &str,
+        empty_is_keep: bool,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Change<T> {
+        match self {
+            Change::Keep => Change::Keep,
+            Change::Clear => Change::Clear,
+            Change::Set(s) if empty_is_keep && s.is_empty() => Change::Keep,
+            Change::Set(s) => match checks.check(field, parse(&s)) {
+                Some(v) => Change::Set(v),
+                None => Change::Keep,
+            },
+        }
+    }
+}
+
+impl<T> Change<T> {
+    fn apply_to(self, slot: &mut Option<String>, into: impl FnOnce(T) -> String) {
+        match self {
+            Change::Keep => {}
+            Change::Clear => *slot = None,
+            Change::Set(v) => *slot = Some(into(v)),
+        }
+    }
+}
+
+/// `extra` merges key by key: a key set to `null` is removed; `"extra": null` empties the map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ExtraChange {
+    #[default]
+    Keep,
+    Clear,
+    Merge(BTreeMap<String, Option<String>>),
+}
+
+impl From<Change<BTreeMap<String, Option<String>>>> for ExtraChange {
+    fn from(c: Change<BTreeMap<String, Option<String>>>) -> Self {
+        match c {
+            Change::Keep => ExtraChange::Keep,
+            Change::Clear => ExtraChange::Clear,
+            Change::Set(m) => ExtraChange::Merge(m),
+        }
+    }
+}
+
+/// Validated changes to the profile fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub email: Change<Email>,
+    pub full_name: Change<FullName>,
+    pub first_name: Change<PersonName>,
+    pub last_name: Change<PersonName>,
+    pub phone: Change<Phone>,
+    pub extra: ExtraChange,
+}
+
+/// The raw profile fields of a request body, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileInput {
+    pub email: Change<String>,
+    pub full_name: Change<String>,
+    pub first_name: Change<String>,
+    pub last_name: Change<String>,
+    pub phone: Change<String>,
+    pub extra: Change<BTreeMap<String, Option<String>>>,
+}
+
+impl ProfileInput {
+    /// Checks every field, recording failures in `checks`.
+    pub fn validate(self, checks: &mut Checks, empty_is_keep: bool) -> ProfileChanges {
+        let extra: ExtraChange = self.extra.into();
+        if let ExtraChange::Merge(m) = &extra {
+            let set: BTreeMap<String, String> = m
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+                .collect();
+            checks.check("extra", Extra::check(&set));
+            if m.keys().any(|k| k.is_empty() || k.chars().count() > 64) {
+                checks.push("extra", "keys must be 1-64 characters");
+            }
+        }
+        ProfileChanges {
+            email: self
+                .email
+                .parse(checks, "email", empty_is_keep, Email::parse),
+            full_name: self
+                .full_name
+                .parse(checks, "full_name", empty_is_keep, FullName::parse),
+            first_name: self.first_name.parse(
+                checks,
+                "first_name",
+                empty_is_keep,
+                PersonName::parse,
+            ),
+            last_name: self
+                .last_name
+                .parse(checks, "last_name", empty_is_keep, PersonName::parse),
+            phone: self
+                .phone
+                .parse(checks, "phone", empty_is_keep, Phone::parse),
+            extra,
+        }
+    }
+}
+
+impl ProfileChanges {
+    /// Applies the changes to `user`. Fails (changing nothing) when the merged `extra` breaks its limits.
+    pub fn apply(self, user: &mut User) -> Result<(), String> {
+        let extra = match self.extra {
+            ExtraChange::Keep => None,
+            ExtraChange::Clear => Some(BTreeMap::new()),
+            ExtraChange::Merge(m) => {
+                let mut merged = user.extra.clone();
+                for (k, v) in m {
+                    match v {
+                        Some(v) => merged.insert(k, v),
+                        None => merged.remove(&k),
+                    };
+                }
+                Extra::check(&merged)?;
+                Some(merged)
+            }
+        };
+        if let Some(extra) = extra {
+            user.extra = extra;
+        }
+        self.email
+            .apply_to(&mut user.email, |e| e.as_str().to_owned());
+        self.full_name
+            .apply_to(&mut user.full_name, FullName::into_inner);
+        self.first_name
+            .apply_to(&mut user.first_name, PersonName::into_inner);
+        self.last_name
+            .apply_to(&mut user.last_name, PersonName::into_inner);
+        self.phone.apply_to(&mut user.phone, Phone::into_inner);
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! The account: identity, credentials and profile, owned by one namespace.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// A role name: 1–32 characters of `a-z`, `0-9`, `-`, `_`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role(String);
+
+impl Role {
+    pub const ADMIN: &'static str = "admin";
+    pub const USER: &'static str = "user";
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let ok = (1..=32).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err("roles must be 1-32 characters of a-z, 0-9, - and _".into())
+        }
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub namespace: String,
+    pub username: String,
+    pub email: Option<String>,
+    /// `None` for an account created by an admin without a password: it cannot log in yet.
+    pub password_hash: Option<String>,
+    pub full_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub avatar_url: Option<String>,
+    /// The storage key of the current avatar object, so it can be deleted when replaced.
+    pub avatar_key: Option<String>,
+    pub extra: BTreeMap<String, String>,
+    pub roles: Vec<String>,
+    pub is_active: bool,
+    pub token_version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == Role::ADMIN)
+    }
+
+    /// Whether this account may authenticate at all.
+    pub fn can_authenticate(&self) -> bool {
+        self.is_active && self.deleted_at.is_none()
+    }
+
+    pub fn username_key(&self) -> String {
+        self.username.to_lowercase()
+    }
+
+    pub fn email_key(&self) -> Option<String> {
+        self.email.as_ref().map(|e| e.to_lowercase())
+    }
+}

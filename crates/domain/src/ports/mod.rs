@@ -1,0 +1,25 @@
+//! What the domain needs from the outside world, one trait per need. Adapters live in other crates;
+//! mocks of every port are exported behind the `mock` feature.
+
+mod clock;
+mod namespaces;
+mod passwords;
+mod refresh_tokens;
+mod users;
+
+pub use clock::{Clock, IdGenerator, SystemClock, SystemIds};
+pub use namespaces::NamespaceRepository;
+pub use passwords::PasswordHasher;
+pub use refresh_tokens::RefreshTokenRepository;
+pub use users::{LoginName, UserRepository};
+
+#[cfg(any(test, feature = "mock"))]
+pub use clock::{MockClock, MockIdGenerator};
+#[cfg(any(test, feature = "mock"))]
+pub use namespaces::MockNamespaceRepository;
+#[cfg(any(test, feature = "mock"))]
+pub use passwords::MockPasswordHasher;
+#[cfg(any(test, feature = "mock"))]
+pub use refresh_tokens::MockRefreshTokenRepository;
+#[cfg(any(test, feature = "mock"))]
+pub use users::MockUserRepository;

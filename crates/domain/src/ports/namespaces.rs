@@ -1,0 +1,16 @@
+use async_trait::async_trait;
+
+use crate::error::DomainResult;
+use crate::model::{Namespace, PageRequest, Paged};
+
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait NamespaceRepository: Send + Sync {
+    /// Fails with `NamespaceExists` when the slug is taken.
+    async fn create(&self, namespace: &Namespace, api_key_hash: &str) -> DomainResult<()>;
+    async fn get(&self, slug: &str) -> DomainResult<Option<Namespace>>;
+    async fn list(&self, page: PageRequest) -> DomainResult<Paged<Namespace>>;
+    async fn find_by_api_key_hash(&self, api_key_hash: &str) -> DomainResult<Option<Namespace>>;
+    /// Replaces the key hash; false when the namespace does not exist.
+    async fn set_api_key_hash(&self, slug: &str, api_key_hash: &str) -> DomainResult<bool>;
+}

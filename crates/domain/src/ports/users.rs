@@ -1,0 +1,54 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::DomainResult;
+use crate::model::User;
+
+/// How a login names its account: by username or by email, both compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    /// The lowercased username.
+    Username(String),
+    /// The lowercased email.
+    Email(String),
+}
+
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Fails with `UsernameTaken` or `EmailTaken` when a live user of the namespace has either.
+    async fn insert(&self, user: &User) -> DomainResult<()>;
+    /// The user with this id in this namespace, soft-deleted ones included.
+    async fn get(&self, namespace: &str, id: Uuid) -> DomainResult<Option<User>>;
+    /// The live (not soft-deleted) user that `login` names.
+    async fn find_live(&self, namespace: &str, login: &LoginName) -> DomainResult<Option<User>>;
+    /// Writes the profile fields, roles, `is_active` and avatar of `user` (not its password or token
+    /// version, which change only through their own methods). Fails with `EmailTaken` on a duplicate.
+    /// False when the user does not exist.
+    async fn update_profile(&self, user: &User) -> DomainResult<bool>;
+    /// Sets the password hash; with `revoke` also raises the token version so every token is stale.
+    /// Returns the token version after the change.
+    async fn set_password_hash(
+        &self,
+        namespace: &str,
+        id: Uuid,
+        hash: &str,
+        revoke: bool,
+        now: DateTime<Utc>,
+    ) -> DomainResult<i64>;
+    /// Raises the token version by one and returns the new one.
+    async fn bump_token_version(
+        &self,
+        namespace: &str,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> DomainResult<i64>;
+    /// Marks the user deleted and inactive and raises its token version; false when it was not live.
+    async fn soft_delete(
+        &self,
+        namespace: &str,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> DomainResult<bool>;
+}

@@ -1,0 +1,349 @@
+//! Accounts and tokens: register, login, refresh with rotation and reuse detection, logout,
+//! change of password, and turning a request's credentials into a principal.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult};
+use crate::model::{
+    Credentials, NamespaceSlug, Password, Principal, ProfileChanges, RefreshToken, Role, TokenPair,
+    User, Username,
+};
+use crate::ports::{
+    Clock, IdGenerator, LoginName, NamespaceRepository, PasswordHasher, RefreshTokenRepository,
+    UserRepository,
+};
+use crate::tokens::{AccessTokens, hash_secret, secrets_equal};
+
+/// The knobs of the authentication rules.
+#[derive(Debug, Clone)]
+pub struct AuthPolicy {
+    pub refresh_ttl_secs: u64,
+    /// How long after its rotation a spent refresh token still yields a pair (two tabs refreshing at once).
+    pub refresh_reuse_leeway_secs: u64,
+    /// The operator key; `None` leaves namespace creation open.
+    pub operator_key: Option<String>,
+}
+
+/// A validated registration.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub namespace: NamespaceSlug,
+    pub username: Username,
+    pub password: Password,
+    pub profile: ProfileChanges,
+}
+
+pub struct AuthService {
+    namespaces: Arc<dyn NamespaceRepository>,
+    users: Arc<dyn UserRepository>,
+    refresh_tokens: Arc<dyn RefreshTokenRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    access: AccessTokens,
+    policy: AuthPolicy,
+}
+
+impl AuthService {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        namespaces: Arc<dyn NamespaceRepository>,
+        users: Arc<dyn UserRepository>,
+        refresh_tokens: Arc<dyn RefreshTokenRepository>,
+        hasher: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        access: AccessTokens,
+        policy: AuthPolicy,
+    ) -> Self {
+        Self {
+            namespaces,
+            users,
+            refresh_tokens,
+            hasher,
+            clock,
+            ids,
+            access,
+            policy,
+        }
+    }
+
+    pub async fn register(&self, reg: Registration) -> DomainResult<(User, TokenPair)> {
+        let ns = reg.namespace.as_str();
+        if self.namespaces.get(ns).await?.is_none() {
+            return Err(DomainError::NamespaceNotFound(ns.to_owned()));
+        }
+        let hash = self.hasher.hash(&reg.password).await?;
+        let now = self.clock.now();
+        let mut user = new_user(
+            self.ids.new_id(),
+            ns,
+            reg.username.as_str(),
+            Some(hash),
+            now,
+        );
+        reg.profile
+            .apply(&mut user)
+            .map_err(|m| DomainError::field("extra", m))?;
+        self.users.insert(&user).await?;
+        let pair = self
+            .issue_pair(&user, user.token_version, self.ids.new_id(), now)
+            .await?;
+        Ok((user, pair))
+    }
+
+    /// Every failure is the same `InvalidCredentials` after the same amount of hashing work: unknown
+    /// namespace, unknown user, account without password, wrong password, inactive account.
+    pub async fn login(
+        &self,
+        namespace: &str,
+        login: LoginName,
+        password: &str,
+    ) -> DomainResult<TokenPair> {
+        let user = match NamespaceSlug::parse(namespace) {
+            Ok(ns) => self.users.find_live(ns.as_str(), &login).await?,
+            Err(_) => None,
+        };
+        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let ok = self.hasher.verify(password, hash).await?;
+        let user = match user {
+            Some(u) if ok && u.can_authenticate() => u,
+            _ => return Err(DomainError::InvalidCredentials),
+        };
+        let now = self.clock.now();
+        if let Some(h) = &user.password_hash
+            && self.hasher.needs_rehash(h)
+            && let Ok(password) = Password::parse(password)
+        {
+            let new_hash = self.hasher.hash(&password).await?;
+            self.users
+                .set_password_hash(&user.namespace, user.id, &new_hash, false, now)
+                .await?;
+        }
+        self.issue_pair(&user, user.token_version, self.ids.new_id(), now)
+            .await
+    }
+
+    pub async fn refresh(&self, presented: &str) -> DomainResult<TokenPair> {
+        let hash = hash_secret(presented);
+        let mut token = self
+            .refresh_tokens
+            .find(&hash)
+            .await?
+            .ok_or(DomainError::TokenInvalid)?;
+        let now = self.clock.now();
+        if token.revoked_at.is_some() {
+            return Err(DomainError::TokenInvalid);
+        }
+        if token.expires_at <= now {
+            return Err(DomainError::TokenExpired);
+        }
+        let user = match self.users.get(&token.namespace, token.user_id).await? {
+            Some(u) if u.can_authenticate() => u,
+            _ => return Err(DomainError::TokenInvalid),
+        };
+        if token.spent_at.is_none() {
+            let (secret, next) = self.new_refresh_token(&user, token.family_id, now);
+            if self.refresh_tokens.rotate(&hash, &next, now).await? {
+                return self.pair(&user, secret, now);
+            }
+            // Another request spent it a moment ago: judge this one as a reuse, with what is stored now.
+            token = self
+                .refresh_tokens
+                .find(&hash)
+                .await?
+                .ok_or(DomainError::TokenInvalid)?;
+            if token.revoked_at.is_some() {
+                return Err(DomainError::TokenInvalid);
+            }
+        }
+        let spent_at = token.spent_at.unwrap_or(now);
+        if now - spent_at <= Duration::seconds(self.policy.refresh_reuse_leeway_secs as i64) {
+            let (secret, next) = self.new_refresh_token(&user, token.family_id, now);
+            self.refresh_tokens.insert(&next).await?;
+            return self.pair(&user, secret, now);
+        }
+        // A spent token presented again after the leeway: it was stolen or replayed. End that login.
+        self.refresh_tokens
+            .revoke_family(token.family_id, now)
+            .await?;
+        Err(DomainError::TokenInvalid)
+    }
+
+    /// Revokes the login the refresh token belongs to. Unknown tokens are accepted silently: logging
+    /// out is idempotent and tells nothing.
+    pub async fn logout(&self, presented: &str) -> DomainResult<()> {
+        if let Some(token) = self.refresh_tokens.find(&hash_secret(presented)).await? {
+            self.refresh_tokens
+                .revoke_family(token.family_id, self.clock.now())
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn logout_all(&self, user: &User) -> DomainResult<()> {
+        let now = self.clock.now();
+        self.users
+            .bump_token_version(&user.namespace, user.id, now)
+            .await?;
+        self.refresh_tokens.revoke_all_for_user(user.id, now).await
+    }
+
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: Password,
+    ) -> DomainResult<TokenPair> {
+        if !self
+            .hasher
+            .verify(current, user.password_hash.as_deref())
+            .await?
+        {
+            return Err(DomainError::WrongPassword);
+        }
+        let hash = self.hasher.hash(&new).await?;
+        let now = self.clock.now();
+        let version = self
+            .users
+            .set_password_hash(&user.namespace, user.id, &hash, true, now)
+            .await?;
+        self.refresh_tokens
+            .revoke_all_for_user(user.id, now)
+            .await?;
+        self.issue_pair(user, version, self.ids.new_id(), now).await
+    }
+
+    /// Checks a request's credentials. The operator key wins over a service key, which wins over a
+    /// bearer token; no credentials at all is `None`.
+    pub async fn authenticate(&self, creds: &Credentials) -> DomainResult<Option<Principal>> {
+        let principal = if let Some(key) = &creds.operator_key {
+            match &self.policy.operator_key {
+                Some(expected) if secrets_equal(key, expected) => Principal::Operator,
+                _ => return Err(DomainError::ApiKeyInvalid),
+            }
+        } else if let Some(key) = &creds.api_key {
+            let ns = self
+                .namespaces
+                .find_by_api_key_hash(&hash_secret(key))
+                .await?;
+            Principal::Service {
+                namespace: ns.ok_or(DomainError::ApiKeyInvalid)?.slug,
+            }
+        } else if let Some(token) = &creds.bearer {
+            Principal::User(self.user_for_access_token(token).await?)
+        } else {
+            return Ok(None);
+        };
+        if let (Some(tenant), Some(ns)) = (&creds.tenant, principal.namespace())
+            && tenant != ns
+        {
+            return Err(DomainError::Forbidden(
+                "X-Tenant-ID does not match the caller's namespace".into(),
+            ));
+        }
+        Ok(Some(principal))
+    }
+
+    /// Whether the operator key is configured (namespace creation is open without it).
+    pub fn operator_key_configured(&self) -> bool {
+        self.policy.operator_key.is_some()
+    }
+
+    async fn user_for_access_token(&self, token: &str) -> DomainResult<User> {
+        let claims = self.access.verify(token, self.clock.now())?;
+        match self.users.get(&claims.namespace, claims.sub).await? {
+            Some(u) if u.can_authenticate() && u.token_version == claims.ver => Ok(u),
+            _ => Err(DomainError::TokenStale),
+        }
+    }
+
+    async fn issue_pair(
+        &self,
+        user: &User,
+        version: i64,
+        family: Uuid,
+        now: DateTime<Utc>,
+    ) -> DomainResult<TokenPair> {
+        let (secret, token) = self.new_refresh_token(user, family, now);
+        self.refresh_tokens.insert(&token).await?;
+        self.pair_with_version(user, version, secret, now)
+    }
+
+    fn pair(
+        &self,
+        user: &User,
+        refresh_secret: String,
+        now: DateTime<Utc>,
+    ) -> DomainResult<TokenPair> {
+        self.pair_with_version(user, user.token_version, refresh_secret, now)
+    }
+
+    fn pair_with_version(
+        &self,
+        user: &User,
+        version: i64,
+        refresh: String,
+        now: DateTime<Utc>,
+    ) -> DomainResult<TokenPair> {
+        Ok(TokenPair {
+            access_token: self.access.issue(user, version, self.ids.new_id(), now)?,
+            refresh_token: refresh,
+            expires_in: self.access.ttl_secs(),
+            refresh_expires_in: self.policy.refresh_ttl_secs,
+        })
+    }
+
+    fn new_refresh_token(
+        &self,
+        user: &User,
+        family_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> (String, RefreshToken) {
+        let secret = self.ids.new_secret();
+        let token = RefreshToken {
+            token_hash: hash_secret(&secret),
+            family_id,
+            user_id: user.id,
+            namespace: user.namespace.clone(),
+            issued_at: now,
+            expires_at: now + Duration::seconds(self.policy.refresh_ttl_secs as i64),
+            spent_at: None,
+            revoked_at: None,
+        };
+        (secret, token)
+    }
+}
+
+/// A fresh account with default roles and an empty profile.
+pub fn new_user(
+    id: Uuid,
+    namespace: &str,
+    username: &str,
+    password_hash: Option<String>,
+    now: DateTime<Utc>,
+) -> User {
+    User {
+        id,
+        namespace: namespace.to_owned(),
+        username: username.to_owned(),
+        email: None,
+        password_hash,
+        full_name: None,
+        first_name: None,
+        last_name: None,
+        phone: None,
+        avatar_url: None,
+        avatar_key: None,
+        extra: Default::default(),
+        roles: vec![Role::USER.to_owned()],
+        is_active: true,
+        token_version: 0,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    }
+}

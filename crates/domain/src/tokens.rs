@@ -1,0 +1,169 @@
+//! Access tokens (HS256 JWTs) and the hashing of opaque secrets (refresh tokens, API keys).
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult};
+use crate::model::{AccessClaims, User};
+
+/// Expiry is checked with at most this much tolerance for clock skew between services.
+pub const EXPIRY_LEEWAY_SECS: i64 = 5;
+
+/// Signs and checks access tokens. Expiry is checked against the domain's clock, not the system's,
+/// so the rules can be tested at any instant.
+pub struct AccessTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    ttl_secs: u64,
+}
+
+impl AccessTokens {
+    pub fn new(secret: &[u8], issuer: &str, ttl_secs: u64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[issuer]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: issuer.to_owned(),
+            ttl_secs,
+        }
+    }
+
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
+    }
+
+    pub fn issue(
+        &self,
+        user: &User,
+        token_version: i64,
+        jti: Uuid,
+        now: DateTime<Utc>,
+    ) -> DomainResult<String> {
+        let iat = now.timestamp();
+        let claims = AccessClaims {
+            sub: user.id,
+            namespace: user.namespace.clone(),
+            username: user.username.clone(),
+            roles: user.roles.clone(),
+            iat,
+            exp: iat + self.ttl_secs as i64,
+            jti,
+            iss: self.issuer.clone(),
+            ver: token_version,
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(DomainError::unexpected)
+    }
+
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> DomainResult<AccessClaims> {
+        let data = decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|_| DomainError::TokenInvalid)?;
+        if data.claims.exp + EXPIRY_LEEWAY_SECS < now.timestamp() {
+            return Err(DomainError::TokenExpired);
+        }
+        Ok(data.claims)
+    }
+}
+
+/// The stored form of an opaque secret: hex SHA-256. The secrets carry 256 random bits, so a fast
+/// hash is enough; nothing else about them is ever stored.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Compares two secrets in time independent of where they differ (and of their lengths).
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    Sha256::digest(a.as_bytes())
+        .ct_eq(&Sha256::digest(b.as_bytes()))
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::collections::BTreeMap;
+
+    fn user() -> User {
+        let t = Utc
+            .timestamp_opt(1_700_000_000, 0)
+            .single()
+            .unwrap_or_default();
+        User {
+            id: Uuid::nil(),
+            namespace: "shop".into(),
+            username: "alice".into(),
+            email: None,
+            password_hash: None,
+            full_name: None,
+            first_name: None,
+            last_name: None,
+            phone: None,
+            avatar_url: None,
+            avatar_key: None,
+            extra: BTreeMap::new(),
+            roles: vec!["user".into()],
+            is_active: true,
+            token_version: 3,
+            created_at: t,
+            updated_at: t,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_expiry_with_leeway_and_foreign_signatures() -> DomainResult<()> {
+        let tokens = AccessTokens::new(b"secret", "user-service", 900);
+        let u = user();
+        let t0 = u.created_at;
+        let jwt = tokens.issue(&u, 3, Uuid::nil(), t0)?;
+        let claims = tokens.verify(&jwt, t0)?;
+        assert_eq!(
+            (claims.sub, claims.ver, claims.exp - claims.iat),
+            (u.id, 3, 900)
+        );
+        assert_eq!(claims.namespace, "shop");
+        assert!(
+            tokens
+                .verify(&jwt, t0 + chrono::Duration::seconds(905))
+                .is_ok()
+        );
+        assert!(matches!(
+            tokens.verify(&jwt, t0 + chrono::Duration::seconds(906)),
+            Err(DomainError::TokenExpired)
+        ));
+
+        let other = AccessTokens::new(b"other", "user-service", 900);
+        assert!(matches!(
+            other.verify(&jwt, t0),
+            Err(DomainError::TokenInvalid)
+        ));
+        let other_issuer = AccessTokens::new(b"secret", "someone-else", 900);
+        assert!(matches!(
+            other_issuer.verify(&jwt, t0),
+            Err(DomainError::TokenInvalid)
+        ));
+        assert!(matches!(
+            tokens.verify("not.a.jwt", t0),
+            Err(DomainError::TokenInvalid)
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn secrets() {
+        assert_eq!(hash_secret("abc").len(), 64);
+        assert_ne!(hash_secret("abc"), hash_secret("abd"));
+        assert!(secrets_equal("key", "key"));
+        assert!(!secrets_equal("key", "key2"));
+    }
+}
