@@ -1,1 +1,24 @@
+//! Diesel adapters of the domain's repository ports: one code path for SQLite and PostgreSQL.
+//!
+//! [`Database`] is a pool over either backend, picked by the URL scheme; every adapter runs its queries
+//! through [`Database::run`], off the async executor. The schema is the same in both migration folders,
+//! in portable column types, so a query is written once.
 
+mod connection;
+mod database;
+mod errors;
+mod migrations;
+mod models;
+mod namespaces;
+mod refresh_tokens;
+pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod users;
+
+pub use connection::{DbConnection, write_transaction};
+pub use database::{Backend, Database, PoolStatus};
+pub use errors::DbError;
+pub use namespaces::DieselNamespaces;
+pub use refresh_tokens::DieselRefreshTokens;
+pub use users::DieselUsers;

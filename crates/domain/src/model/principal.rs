@@ -2,6 +2,8 @@
 
 use super::User;
 
+// One per request and moved, never stored in bulk: boxing the user would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// The platform operator (`X-Admin-Key`): manages namespaces.

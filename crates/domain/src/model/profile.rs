@@ -109,7 +109,10 @@ impl ProfileInput {
                 .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
                 .collect();
             checks.check("extra", Extra::check(&set));
-            if m.keys().any(|k| k.is_empty() || k.chars().count() > 64) {
+            // Keys being removed are not in `set`; their names must be valid too.
+            if m.iter()
+                .any(|(k, v)| v.is_none() && (k.is_empty() || k.chars().count() > 64))
+            {
                 checks.push("extra", "keys must be 1-64 characters");
             }
         }

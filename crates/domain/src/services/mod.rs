@@ -1,10 +1,22 @@
 //! One service per capability. Each holds the ports it needs and enforces every rule of the contract
 //! that is not pure HTTP.
 
+mod admin;
 mod auth;
 mod namespaces;
 mod profile;
 
-pub use auth::{AuthPolicy, AuthService, Registration};
+pub use admin::AdminService;
+pub use auth::{AuthPolicy, AuthService, Registration, new_user};
 pub use namespaces::{NamespaceService, NewNamespace};
 pub use profile::ProfileService;
+
+#[cfg(test)]
+mod test_support;
+
+#[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
+mod namespaces_tests;
+#[cfg(test)]
+mod profile_tests;

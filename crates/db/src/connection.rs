@@ -1,0 +1,173 @@
+//! One connection type for both databases, and the pool's connection manager that picks the backend
+//! from the URL scheme.
+
+use std::path::Path;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+
+use crate::errors::DbError;
+
+/// A connection to either backend. Queries written against it run unchanged on both, as long as
+/// they stick to the common column types.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Where the connections go. Parsed from the URL by its scheme alone: `SqliteConnection::establish`
+/// accepts any string as a file name, so letting Diesel guess would turn a mistyped PostgreSQL URL
+/// into a new, empty SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    Postgres(String),
+    /// A file path, relative to the working directory unless it starts with `/`.
+    Sqlite(String),
+}
+
+impl Target {
+    pub(crate) fn parse(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(DbError::UnsupportedUrl("sqlite (without a path)".into()));
+            }
+            return Ok(Self::Sqlite(path.to_owned()));
+        }
+        let scheme = url.split_once("://").map_or("none", |(scheme, _)| scheme);
+        Err(DbError::UnsupportedUrl(scheme.to_owned()))
+    }
+}
+
+/// Runs on every new SQLite connection. The busy timeout comes first because switching to WAL needs a
+/// lock another connection may hold. WAL lets readers run beside the one writer; `synchronous=NORMAL`
+/// is durable across process crashes in WAL mode; SQLite leaves foreign keys off unless asked.
+const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                            PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+#[derive(Debug)]
+pub(crate) struct Manager {
+    target: Target,
+}
+
+impl Manager {
+    pub(crate) fn new(target: Target) -> Self {
+        Self { target }
+    }
+
+    /// The SQLite file is created on first connection, but its directory is not.
+    pub(crate) fn prepare(&self) -> Result<(), DbError> {
+        if let Target::Sqlite(path) = &self.target
+            && let Some(dir) = Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|cause| DbError::CreateDir {
+                path: dir.display().to_string(),
+                cause,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.target {
+            Target::Postgres(url) => Ok(DbConnection::Pg(PgConnection::establish(url)?)),
+            Target::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)?;
+                conn.batch_execute(SQLITE_SETUP)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Runs `f` in a transaction meant to write. On SQLite it starts with `BEGIN IMMEDIATE`, taking the
+/// write lock up front: a deferred transaction that reads first and then writes cannot upgrade its
+/// lock while another connection writes, and fails with SQLITE_BUSY without waiting for the busy timeout.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    type Transactions = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Pg(_) => conn.transaction(f),
+        DbConnection::Sqlite(inner) => {
+            // `immediate_transaction` would hand `f` the inner connection, so this opens the same
+            // transaction on it and commits or rolls back through the outer one, which delegates.
+            match AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE") {
+                Ok(()) => {}
+                // Nested: the outermost transaction decided the locking; this one is a savepoint in it.
+                Err(diesel::result::Error::AlreadyInTransaction) => return conn.transaction(f),
+                Err(e) => return Err(e.into()),
+            }
+            match f(conn) {
+                Ok(value) => {
+                    Transactions::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(err) => match Transactions::rollback_transaction(conn) {
+                    // A broken transaction manager is the effect of `err`; `err` says more.
+                    Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(err),
+                    Err(rollback) => Err(rollback.into()),
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_alone_picks_the_backend() {
+        let parse = |url: &str| Target::parse(url).ok();
+        assert_eq!(
+            parse("postgres://u:p@h:5432/db"),
+            Some(Target::Postgres("postgres://u:p@h:5432/db".into()))
+        );
+        assert_eq!(
+            parse("postgresql://h/db"),
+            Some(Target::Postgres("postgresql://h/db".into()))
+        );
+        assert_eq!(
+            parse("sqlite://data/user-service.db"),
+            Some(Target::Sqlite("data/user-service.db".into()))
+        );
+        assert_eq!(
+            parse("sqlite:///var/lib/us.db"),
+            Some(Target::Sqlite("/var/lib/us.db".into()))
+        );
+        for bad in ["sqlite://", "mysql://h/db", "data/user-service.db", ""] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn unsupported_urls_do_not_echo_credentials() {
+        let message = Target::parse("mysql://user:secret@h/db")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("'mysql'"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+    }
+}

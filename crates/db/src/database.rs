@@ -1,0 +1,127 @@
+//! The pool and the one way to use it from async code.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, HandleError, ManageConnection, Pool};
+use user_service_domain::DomainError;
+
+use crate::connection::{DbConnection, Manager, Target};
+use crate::errors::{self, DbError};
+
+/// How long a request waits for a pooled connection before it is answered `Unavailable`.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The pool's occupancy, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open now, idle or in use.
+    pub connections: u32,
+    pub idle_connections: u32,
+    pub max_size: u32,
+}
+
+/// A pool of connections to one database. Cloning is cheap and shares the pool.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl Database {
+    /// Opens a pool on `url` (`postgres://…`, `postgresql://…` or `sqlite://PATH`), creating the SQLite
+    /// file's directory if needed. Fails when the first connection cannot be made; later outages only
+    /// make requests wait for the pool and fail with `Unavailable`.
+    pub fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        let target = Target::parse(url)?;
+        let backend = match target {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Sqlite(_) => Backend::Sqlite,
+        };
+        let manager = Manager::new(target);
+        manager.prepare()?;
+        // Made here rather than by the pool so that a wrong URL or a database that is down fails
+        // start-up with the driver's own message, not with a pool timeout.
+        manager
+            .connect()
+            .map_err(|e| DbError::Connect(e.to_string()))?;
+        let pool = Pool::builder()
+            .max_size(max_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(CONNECTION_TIMEOUT)
+            .error_handler(Box::new(LogErrors))
+            .build_unchecked(manager);
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool_status(&self) -> PoolStatus {
+        let state = self.pool.state();
+        PoolStatus {
+            connections: state.connections,
+            idle_connections: state.idle_connections,
+            max_size: self.pool.max_size(),
+        }
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool, so no Diesel call ever blocks an
+    /// async worker. No connection within the pool's timeout is `Unavailable`.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DomainError> + Send + 'static,
+    ) -> Result<T, DomainError> {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(errors::pool)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(DomainError::unexpected)?
+    }
+
+    /// Whether the database answers a trivial query now.
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| conn.batch_execute("SELECT 1").map_err(errors::db))
+            .await
+            .is_ok()
+    }
+
+    /// A connection outside `run`, for start-up work such as migrations.
+    pub(crate) fn get_blocking(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        self.pool.get().map_err(|e| DbError::Connect(e.to_string()))
+    }
+}
+
+/// Routes the pool's background connection failures to the service's log instead of the `log` crate.
+#[derive(Debug)]
+struct LogErrors;
+
+impl HandleError<r2d2::Error> for LogErrors {
+    fn handle_error(&self, error: r2d2::Error) {
+        tracing::warn!(%error, "database connection failed");
+    }
+}

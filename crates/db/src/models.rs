@@ -1,0 +1,224 @@
+//! Rows as stored, and their conversions to and from the domain's entities. Columns are portable
+//! types: UUIDs as text, UTC timestamps without a zone, `extra` and `roles` as JSON text.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use user_service_domain::error::DomainResult;
+use user_service_domain::model::{Namespace, RefreshToken, User};
+use uuid::Uuid;
+
+use crate::errors;
+use crate::schema::{namespaces, refresh_tokens, users};
+
+/// PostgreSQL keeps microseconds and rounds the rest, SQLite keeps nanoseconds: truncating before
+/// writing stores the same value on both, so what is read back is equal to what was written.
+pub(crate) fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
+    t.trunc_subsecs(6).naive_utc()
+}
+
+pub(crate) fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+fn parse_uuid(column: &'static str, raw: &str) -> DomainResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|e| errors::corrupt(column, e))
+}
+
+fn to_json(column: &'static str, value: &impl serde::Serialize) -> DomainResult<String> {
+    serde_json::to_string(value).map_err(|e| errors::corrupt(column, e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(column: &'static str, raw: &str) -> DomainResult<T> {
+    serde_json::from_str(raw).map_err(|e| errors::corrupt(column, e))
+}
+
+#[derive(Debug, Queryable, Insertable)]
+#[diesel(table_name = namespaces)]
+pub(crate) struct NamespaceRow {
+    pub slug: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub api_key_hash: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl NamespaceRow {
+    pub(crate) fn new(namespace: &Namespace, api_key_hash: &str) -> Self {
+        Self {
+            slug: namespace.slug.clone(),
+            name: namespace.name.clone(),
+            description: namespace.description.clone(),
+            api_key_hash: api_key_hash.to_owned(),
+            created_at: to_db_time(namespace.created_at),
+        }
+    }
+}
+
+impl From<NamespaceRow> for Namespace {
+    fn from(row: NamespaceRow) -> Self {
+        Namespace {
+            slug: row.slug,
+            name: row.name,
+            description: row.description,
+            created_at: from_db_time(row.created_at),
+        }
+    }
+}
+
+/// Every column of `users`, in table order (`Queryable` maps by position).
+#[derive(Debug, Queryable, Insertable)]
+#[diesel(table_name = users)]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub namespace: String,
+    pub username: String,
+    pub username_key: String,
+    pub email: Option<String>,
+    pub email_key: Option<String>,
+    pub password_hash: Option<String>,
+    pub full_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub avatar_url: Option<String>,
+    pub avatar_key: Option<String>,
+    pub extra: String,
+    pub roles: String,
+    pub is_active: bool,
+    pub token_version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub deleted_at: Option<NaiveDateTime>,
+}
+
+impl UserRow {
+    pub(crate) fn new(user: &User) -> DomainResult<Self> {
+        Ok(Self {
+            id: user.id.to_string(),
+            namespace: user.namespace.clone(),
+            username: user.username.clone(),
+            username_key: user.username_key(),
+            email: user.email.clone(),
+            email_key: user.email_key(),
+            password_hash: user.password_hash.clone(),
+            full_name: user.full_name.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            phone: user.phone.clone(),
+            avatar_url: user.avatar_url.clone(),
+            avatar_key: user.avatar_key.clone(),
+            extra: to_json("users.extra", &user.extra)?,
+            roles: to_json("users.roles", &user.roles)?,
+            is_active: user.is_active,
+            token_version: user.token_version,
+            created_at: to_db_time(user.created_at),
+            updated_at: to_db_time(user.updated_at),
+            deleted_at: user.deleted_at.map(to_db_time),
+        })
+    }
+
+    pub(crate) fn into_user(self) -> DomainResult<User> {
+        let extra: BTreeMap<String, String> = from_json("users.extra", &self.extra)?;
+        Ok(User {
+            id: parse_uuid("users.id", &self.id)?,
+            namespace: self.namespace,
+            username: self.username,
+            email: self.email,
+            password_hash: self.password_hash,
+            full_name: self.full_name,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            phone: self.phone,
+            avatar_url: self.avatar_url,
+            avatar_key: self.avatar_key,
+            extra,
+            roles: from_json("users.roles", &self.roles)?,
+            is_active: self.is_active,
+            token_version: self.token_version,
+            created_at: from_db_time(self.created_at),
+            updated_at: from_db_time(self.updated_at),
+            deleted_at: self.deleted_at.map(from_db_time),
+        })
+    }
+}
+
+/// What `update_profile` writes: everything but identity, password, token version and timestamps
+/// other than `updated_at`. `None` clears the column.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+pub(crate) struct ProfileChangeset {
+    pub email: Option<String>,
+    pub email_key: Option<String>,
+    pub full_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub avatar_url: Option<String>,
+    pub avatar_key: Option<String>,
+    pub extra: String,
+    pub roles: String,
+    pub is_active: bool,
+    pub updated_at: NaiveDateTime,
+}
+
+impl ProfileChangeset {
+    pub(crate) fn new(user: &User) -> DomainResult<Self> {
+        Ok(Self {
+            email: user.email.clone(),
+            email_key: user.email_key(),
+            full_name: user.full_name.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            phone: user.phone.clone(),
+            avatar_url: user.avatar_url.clone(),
+            avatar_key: user.avatar_key.clone(),
+            extra: to_json("users.extra", &user.extra)?,
+            roles: to_json("users.roles", &user.roles)?,
+            is_active: user.is_active,
+            updated_at: to_db_time(user.updated_at),
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub(crate) struct RefreshTokenRow {
+    pub token_hash: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub namespace: String,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub spent_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl RefreshTokenRow {
+    pub(crate) fn new(token: &RefreshToken) -> Self {
+        Self {
+            token_hash: token.token_hash.clone(),
+            family_id: token.family_id.to_string(),
+            user_id: token.user_id.to_string(),
+            namespace: token.namespace.clone(),
+            issued_at: to_db_time(token.issued_at),
+            expires_at: to_db_time(token.expires_at),
+            spent_at: token.spent_at.map(to_db_time),
+            revoked_at: token.revoked_at.map(to_db_time),
+        }
+    }
+
+    pub(crate) fn into_token(self) -> DomainResult<RefreshToken> {
+        Ok(RefreshToken {
+            token_hash: self.token_hash,
+            family_id: parse_uuid("refresh_tokens.family_id", &self.family_id)?,
+            user_id: parse_uuid("refresh_tokens.user_id", &self.user_id)?,
+            namespace: self.namespace,
+            issued_at: from_db_time(self.issued_at),
+            expires_at: from_db_time(self.expires_at),
+            spent_at: self.spent_at.map(from_db_time),
+            revoked_at: self.revoked_at.map(from_db_time),
+        })
+    }
+}

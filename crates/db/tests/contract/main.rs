@@ -1,0 +1,10 @@
+//! The contract of each repository port, written once against a `Database` and run on SQLite and on
+//! PostgreSQL, every test in a fresh database. PostgreSQL must be reachable (`TEST_POSTGRES_URL`).
+
+#[macro_use]
+mod support;
+
+mod database;
+mod namespaces;
+mod refresh_tokens;
+mod users;

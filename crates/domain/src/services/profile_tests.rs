@@ -1,0 +1,409 @@
+//! The rules of `ProfileService` and of profile validation, against mocks of the ports.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::ProfileService;
+use super::test_support::*;
+use crate::error::{DomainError, FieldError};
+use crate::model::{
+    Change, Checks, Email, ExtraChange, FullName, PersonName, Phone, ProfileChanges, ProfileInput,
+    User,
+};
+use crate::ports::{MockPasswordHasher, MockRefreshTokenRepository, MockUserRepository};
+
+struct Ports {
+    users: MockUserRepository,
+    refresh_tokens: MockRefreshTokenRepository,
+    hasher: MockPasswordHasher,
+}
+
+impl Ports {
+    fn new() -> Self {
+        Self {
+            users: MockUserRepository::new(),
+            refresh_tokens: MockRefreshTokenRepository::new(),
+            hasher: MockPasswordHasher::new(),
+        }
+    }
+
+    fn service(self) -> ProfileService {
+        ProfileService::new(
+            Arc::new(self.users),
+            Arc::new(self.refresh_tokens),
+            Arc::new(self.hasher),
+            Arc::new(fixed_clock()),
+        )
+    }
+}
+
+fn extra(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn merge(pairs: &[(&str, Option<&str>)]) -> ExtraChange {
+    ExtraChange::Merge(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_owned)))
+            .collect(),
+    )
+}
+
+/// `update_profile` is called once with exactly `expected` and answers `found`.
+fn expect_update_once(p: &mut Ports, expected: User, found: bool) {
+    p.users
+        .expect_update_profile()
+        .withf(move |u| *u == expected)
+        .times(1)
+        .returning(move |_| Ok(found));
+}
+
+// ---------------------------------------------------------------------------------------------
+// update
+
+#[tokio::test]
+async fn update_sets_clears_keeps_and_merges_extra_and_stamps_updated_at() {
+    let changes = ProfileChanges {
+        email: Change::Set(Email::parse("new@example.com").expect("valid email")),
+        full_name: Change::Clear,
+        first_name: Change::Set(PersonName::parse("Zoë").expect("valid name")),
+        last_name: Change::Keep,
+        phone: Change::Clear,
+        extra: merge(&[
+            ("theme", None),
+            ("plan", Some("pro")),
+            ("lang", Some("fr")),
+            ("never-there", None),
+        ]),
+    };
+    let expected = User {
+        email: Some("new@example.com".into()),
+        full_name: None,
+        first_name: Some("Zoë".into()),
+        last_name: Some("Liddell".into()),
+        phone: None,
+        extra: extra(&[("plan", "pro"), ("lang", "fr")]),
+        updated_at: t0(),
+        ..user()
+    };
+    let mut p = Ports::new();
+    expect_update_once(&mut p, expected.clone(), true);
+    let updated = p.service().update(user(), changes).await.expect("updated");
+    assert_eq!(updated, expected);
+}
+
+#[tokio::test]
+async fn update_with_extra_clear_empties_it_and_keeps_the_rest() {
+    let changes = ProfileChanges {
+        extra: ExtraChange::Clear,
+        ..ProfileChanges::default()
+    };
+    let expected = User {
+        extra: BTreeMap::new(),
+        updated_at: t0(),
+        ..user()
+    };
+    let mut p = Ports::new();
+    expect_update_once(&mut p, expected.clone(), true);
+    let updated = p.service().update(user(), changes).await.expect("updated");
+    assert_eq!(updated, expected);
+}
+
+#[tokio::test]
+async fn update_passes_email_taken_through() {
+    let mut p = Ports::new();
+    p.users
+        .expect_update_profile()
+        .withf(|u| u.email.as_deref() == Some("taken@example.com"))
+        .times(1)
+        .returning(|u| {
+            Err(DomainError::EmailTaken {
+                namespace: u.namespace.clone(),
+            })
+        });
+    let changes = ProfileChanges {
+        email: Change::Set(Email::parse("taken@example.com").expect("valid email")),
+        ..ProfileChanges::default()
+    };
+    let result = p.service().update(user(), changes).await;
+    assert!(
+        matches!(&result, Err(DomainError::EmailTaken { namespace }) if namespace == NS),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn update_of_a_user_that_no_longer_exists_is_user_not_found() {
+    let mut p = Ports::new();
+    expect_update_once(
+        &mut p,
+        User {
+            updated_at: t0(),
+            ..user()
+        },
+        false,
+    );
+    let result = p.service().update(user(), ProfileChanges::default()).await;
+    assert!(
+        matches!(result, Err(DomainError::UserNotFound)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn update_whose_merged_extra_exceeds_50_keys_is_a_validation_error_and_writes_nothing() {
+    // 45 stored keys and 6 new ones: each request is small, the merge is not.
+    let stored = User {
+        extra: (0..45)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect(),
+        ..user()
+    };
+    let changes = ProfileChanges {
+        email: Change::Set(Email::parse("new@example.com").expect("valid email")),
+        extra: ExtraChange::Merge(
+            (100..106)
+                .map(|i| (format!("k{i}"), Some("v".to_string())))
+                .collect(),
+        ),
+        ..ProfileChanges::default()
+    };
+    let mut p = Ports::new();
+    p.users.expect_update_profile().never();
+    let result = p.service().update(stored, changes).await;
+    match result {
+        Err(DomainError::Validation(details)) => {
+            assert_eq!(details, [FieldError::new("extra", "at most 50 keys")]);
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn update_whose_merge_removes_as_many_keys_as_it_adds_stays_within_50() {
+    let stored = User {
+        extra: (0..50)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect(),
+        ..user()
+    };
+    let changes = ProfileChanges {
+        extra: merge(&[("k0", None), ("new", Some("v"))]),
+        ..ProfileChanges::default()
+    };
+    let mut expected_extra = stored.extra.clone();
+    expected_extra.remove("k0");
+    expected_extra.insert("new".into(), "v".into());
+    let expected = User {
+        extra: expected_extra,
+        updated_at: t0(),
+        ..stored.clone()
+    };
+    let mut p = Ports::new();
+    expect_update_once(&mut p, expected.clone(), true);
+    let updated = p.service().update(stored, changes).await.expect("updated");
+    assert_eq!(updated.extra.len(), 50);
+    assert_eq!(updated, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// delete
+
+#[tokio::test]
+async fn delete_with_a_wrong_password_is_wrong_password_and_writes_nothing() {
+    let mut p = Ports::new();
+    p.hasher
+        .expect_verify()
+        .withf(|pw, hash| pw == "not-the-password" && *hash == Some(STORED_HASH))
+        .times(1)
+        .returning(|_, _| Ok(false));
+    p.users.expect_soft_delete().never();
+    p.users.expect_update_profile().never();
+    p.refresh_tokens.expect_revoke_all_for_user().never();
+    p.refresh_tokens.expect_revoke_family().never();
+    let result = p.service().delete(&user(), "not-the-password").await;
+    assert!(
+        matches!(result, Err(DomainError::WrongPassword)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn delete_with_the_right_password_soft_deletes_and_revokes_every_refresh_token() {
+    let mut p = Ports::new();
+    let id = user().id;
+    p.hasher
+        .expect_verify()
+        .withf(|pw, hash| pw == "the-password" && *hash == Some(STORED_HASH))
+        .times(1)
+        .returning(|_, _| Ok(true));
+    p.users
+        .expect_soft_delete()
+        .withf(move |ns, uid, now| (ns, *uid, *now) == (NS, id, t0()))
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    p.refresh_tokens
+        .expect_revoke_all_for_user()
+        .withf(move |uid, now| (*uid, *now) == (id, t0()))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    p.service()
+        .delete(&user(), "the-password")
+        .await
+        .expect("deleted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// ProfileInput::validate
+
+fn all_set(value: &str) -> ProfileInput {
+    ProfileInput {
+        email: Change::Set(value.into()),
+        full_name: Change::Set(value.into()),
+        first_name: Change::Set(value.into()),
+        last_name: Change::Set(value.into()),
+        phone: Change::Set(value.into()),
+        extra: Change::Keep,
+    }
+}
+
+#[test]
+fn validate_keeps_empty_strings_when_empty_is_keep() {
+    let mut checks = Checks::new();
+    let changes = all_set("").validate(&mut checks, true);
+    assert_eq!(changes, ProfileChanges::default());
+    assert!(checks.finish().is_ok());
+}
+
+#[test]
+fn validate_reports_every_empty_string_when_empty_is_not_keep() {
+    let mut checks = Checks::new();
+    let changes = all_set("").validate(&mut checks, false);
+    assert_eq!(changes, ProfileChanges::default());
+    assert_eq!(
+        validation_fields(checks.finish()),
+        ["email", "full_name", "first_name", "last_name", "phone"]
+    );
+}
+
+#[test]
+fn validate_names_each_invalid_field_whatever_empty_is_keep() {
+    for empty_is_keep in [true, false] {
+        let input = ProfileInput {
+            email: Change::Set("not-an-email".into()),
+            full_name: Change::Clear,
+            first_name: Change::Set("R2D2".into()),
+            last_name: Change::Set("Liddell".into()),
+            phone: Change::Set("+0123".into()),
+            extra: Change::Keep,
+        };
+        let mut checks = Checks::new();
+        let changes = input.validate(&mut checks, empty_is_keep);
+        assert_eq!(
+            changes,
+            ProfileChanges {
+                full_name: Change::Clear,
+                last_name: Change::Set(PersonName::parse("Liddell").expect("valid name")),
+                ..ProfileChanges::default()
+            }
+        );
+        assert_eq!(
+            validation_fields(checks.finish()),
+            ["email", "first_name", "phone"],
+            "empty_is_keep = {empty_is_keep}"
+        );
+    }
+}
+
+#[test]
+fn validate_turns_valid_values_into_changes() {
+    let input = ProfileInput {
+        email: Change::Set("a@b.co".into()),
+        full_name: Change::Set("Alice P. Liddell".into()),
+        first_name: Change::Keep,
+        last_name: Change::Clear,
+        phone: Change::Set("+14155550123".into()),
+        extra: Change::Set(BTreeMap::from([
+            ("plan".to_string(), Some("pro".to_string())),
+            ("theme".to_string(), None),
+        ])),
+    };
+    let mut checks = Checks::new();
+    let changes = input.validate(&mut checks, false);
+    assert!(checks.finish().is_ok());
+    assert_eq!(
+        changes,
+        ProfileChanges {
+            email: Change::Set(Email::parse("a@b.co").expect("valid email")),
+            full_name: Change::Set(FullName::parse("Alice P. Liddell").expect("valid name")),
+            first_name: Change::Keep,
+            last_name: Change::Clear,
+            phone: Change::Set(Phone::parse("+14155550123").expect("valid phone")),
+            extra: merge(&[("plan", Some("pro")), ("theme", None)]),
+        }
+    );
+}
+
+#[test]
+fn validate_maps_extra_null_to_clear() {
+    let input = ProfileInput {
+        extra: Change::Clear,
+        ..ProfileInput::default()
+    };
+    let mut checks = Checks::new();
+    assert_eq!(input.validate(&mut checks, false).extra, ExtraChange::Clear);
+    assert!(checks.finish().is_ok());
+}
+
+#[test]
+fn validate_checks_the_extra_of_the_request() {
+    let too_many: BTreeMap<_, _> = (0..51)
+        .map(|i| (format!("k{i}"), Some("v".to_string())))
+        .collect();
+    let long_value = BTreeMap::from([("k".to_string(), Some("v".repeat(1025)))]);
+    // A key to remove must be a possible key too.
+    let long_key_removed = BTreeMap::from([("k".repeat(65), None)]);
+    let empty_key_removed = BTreeMap::from([(String::new(), None)]);
+    for bad in [too_many, long_value, long_key_removed, empty_key_removed] {
+        let input = ProfileInput {
+            phone: Change::Set("+14155550123".into()),
+            extra: Change::Set(bad.clone()),
+            ..ProfileInput::default()
+        };
+        let mut checks = Checks::new();
+        input.validate(&mut checks, false);
+        assert_eq!(validation_fields(checks.finish()), ["extra"], "{bad:?}");
+    }
+
+    // 50 keys to set and any number to remove are fine.
+    let mut fifty: BTreeMap<_, _> = (0..50)
+        .map(|i| (format!("k{i}"), Some("v".to_string())))
+        .collect();
+    fifty.extend((100..110).map(|i| (format!("k{i}"), None)));
+    let mut checks = Checks::new();
+    ProfileInput {
+        extra: Change::Set(fifty),
+        ..ProfileInput::default()
+    }
+    .validate(&mut checks, false);
+    assert!(checks.finish().is_ok());
+}
+
+#[test]
+fn validate_names_extra_for_a_bad_key_with_a_value() {
+    let input = ProfileInput {
+        extra: Change::Set(BTreeMap::from([("k".repeat(65), Some("v".to_string()))])),
+        ..ProfileInput::default()
+    };
+    let mut checks = Checks::new();
+    input.validate(&mut checks, false);
+    let fields = validation_fields(checks.finish());
+    assert!(
+        !fields.is_empty() && fields.iter().all(|f| f == "extra"),
+        "{fields:?}"
+    );
+}

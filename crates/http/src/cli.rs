@@ -1,0 +1,195 @@
+//! The command line: `serve` (the default), `migrate`, `userspace create|list|rotate-key`,
+//! `user set-role`.
+
+use std::path::PathBuf;
+
+use actix_web::HttpServer;
+use clap::{Parser, Subcommand};
+use user_service_db::Database;
+use user_service_domain::model::{NamespaceSlug, PageRequest, Principal};
+use user_service_domain::services::NewNamespace;
+
+use crate::config::{LogSettings, Settings};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "user-service",
+    version,
+    about = "Multi-tenant users, tokens and profiles over HTTP"
+)]
+pub struct Cli {
+    /// Folder of default.toml and {profile}.toml.
+    #[arg(
+        long,
+        env = "USER_SERVICE_CONFIG_DIR",
+        default_value = "config",
+        global = true
+    )]
+    pub config_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage namespaces.
+    #[command(subcommand)]
+    Userspace(UserspaceCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserspaceCommand {
+    /// Create a namespace and print its service key (shown once).
+    Create {
+        namespace: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List namespaces.
+    List,
+    /// Issue a new service key; the old one stops working at once.
+    RotateKey { namespace: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Replace a user's roles, e.g. `user set-role shop alice admin user`.
+    SetRole {
+        namespace: String,
+        username: String,
+        #[arg(required = true)]
+        roles: Vec<String>,
+    },
+}
+
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+pub async fn run(cli: Cli) -> CliResult {
+    let settings = Settings::load(&cli.config_dir)?;
+    init_logging(&settings.log);
+    let db = Database::connect(&settings.database.url, settings.database.max_connections)?;
+    db.run_migrations()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings, db).await,
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Userspace(cmd) => userspace(cmd, AppState::build(settings, db)?).await,
+        Command::User(UserCommand::SetRole {
+            namespace,
+            username,
+            roles,
+        }) => {
+            let state = AppState::build(settings, db)?;
+            let user = state
+                .admin
+                .set_roles(&Principal::Operator, &namespace, &username, &roles)
+                .await?;
+            println!(
+                "{}/{}: roles {}",
+                user.namespace,
+                user.username,
+                user.roles.join(",")
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings, db: Database) -> CliResult {
+    if settings.operator_key().is_none() {
+        tracing::warn!(
+            "no operator key (admin.api_key / ADMIN_API_KEY) is set: anyone can create namespaces"
+        );
+    }
+    let (host, port, workers) = (
+        settings.server.host.clone(),
+        settings.server.port,
+        settings.workers(),
+    );
+    let state = AppState::build(settings, db)?;
+    let server = HttpServer::new(move || crate::build_app(state.clone()))
+        .workers(workers)
+        .bind((host, port))?;
+    for addr in server.addrs() {
+        // Tests and scripts wait for this line; it also tells the actual port when 0 was asked for.
+        println!("user-service listening on http://{addr}");
+    }
+    server.run().await?;
+    Ok(())
+}
+
+async fn userspace(cmd: UserspaceCommand, state: AppState) -> CliResult {
+    let operator = Some(&Principal::Operator);
+    match cmd {
+        UserspaceCommand::Create {
+            namespace,
+            name,
+            description,
+        } => {
+            let slug = NamespaceSlug::parse(&namespace).map_err(|m| format!("namespace {m}"))?;
+            let (ns, key) = state
+                .namespaces
+                .create(
+                    operator,
+                    NewNamespace {
+                        slug,
+                        name,
+                        description,
+                    },
+                )
+                .await?;
+            println!("created namespace {}\napi key (shown once): {key}", ns.slug);
+        }
+        UserspaceCommand::List => {
+            let mut page = PageRequest {
+                offset: 0,
+                limit: PageRequest::MAX_SIZE,
+            };
+            loop {
+                let paged = state.namespaces.list(operator, page).await?;
+                for ns in &paged.items {
+                    println!(
+                        "{}\t{}\t{}",
+                        ns.slug,
+                        ns.name.as_deref().unwrap_or(""),
+                        ns.created_at.to_rfc3339()
+                    );
+                }
+                if paged.items.len() < page.limit as usize {
+                    break;
+                }
+                page.offset += page.limit;
+            }
+        }
+        UserspaceCommand::RotateKey { namespace } => {
+            let key = state.namespaces.rotate_key(operator, &namespace).await?;
+            println!("new api key for {namespace} (shown once): {key}");
+        }
+    }
+    Ok(())
+}
+
+fn init_logging(log: &LogSettings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,381 @@
+//! Layered configuration: built-in defaults, `config/default.toml`, `config/{profile}.toml`, the plain
+//! environment names existing deployments use, then `USER_SERVICE__SECTION__KEY` variables.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The JWT secret used when none is configured. The production profile refuses to start with it.
+pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-change-me";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub profile: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub admin: AdminSettings,
+    pub avatar: AvatarSettings,
+    pub idempotency: IdempotencySettings,
+    pub storage: StorageSettings,
+    pub rate_limit: RateLimitSettings,
+    pub cors: CorsSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    pub refresh_reuse_leeway_secs: u64,
+    pub bcrypt_cost: u32,
+    pub issuer: String,
+    /// Hashes run at once; 0 means one per core.
+    pub hash_concurrency: usize,
+    /// Hash requests allowed to wait for a slot before the answer is 503.
+    pub hash_queue: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    pub api_key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AvatarSettings {
+    pub max_bytes: usize,
+    pub max_side_px: u32,
+    pub store_side_px: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdempotencySettings {
+    pub ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageSettings {
+    pub backend: String,
+    pub local_root: String,
+    pub public_base_url: String,
+    pub s3: S3Settings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct S3Settings {
+    pub bucket: String,
+    pub region: String,
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub allow_http: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub per_ip_per_minute: u32,
+    pub per_user_per_hour: u32,
+    pub login_max_failures: u32,
+    pub login_cooldown_secs: u64,
+    pub redis_url: String,
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorsSettings {
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// Plain environment names honoured for compatibility, and the key each one sets.
+const PLAIN_NAMES: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("DB_URL", "database.url"),
+    ("JWT_SECRET_KEY", "auth.jwt_secret"),
+    ("SECRET_KEY", "auth.jwt_secret"),
+    ("AVATAR_MAX_BYTES", "avatar.max_bytes"),
+    ("PORT", "server.port"),
+    ("HOST", "server.host"),
+    ("REDIS_URL", "rate_limit.redis_url"),
+    ("ADMIN_API_KEY", "admin.api_key"),
+    ("BCRYPT_COST", "auth.bcrypt_cost"),
+];
+
+const LIST_KEYS: &[&str] = &[
+    "rate_limit.trusted_proxies",
+    "cors.allowed_origins",
+    "cors.allowed_methods",
+    "cors.allowed_headers",
+];
+
+impl Settings {
+    /// Loads the settings from `config_dir` and the process environment.
+    pub fn load(config_dir: &Path) -> Result<Self, ConfigError> {
+        Self::load_from(
+            config_dir,
+            |k| std::env::var(k).ok(),
+            std::env::vars().collect(),
+        )
+    }
+
+    /// Loads with an explicit environment, so tests need not touch the process's.
+    pub fn load_from(
+        config_dir: &Path,
+        var: impl Fn(&str) -> Option<String>,
+        all_vars: Vec<(String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let profile = var("APP_ENV").unwrap_or_else(|| "development".into());
+        let mut builder = defaults(config::Config::builder())?
+            .set_override("profile", profile.clone())?
+            .add_source(config::File::from(config_dir.join("default.toml")).required(false))
+            .add_source(
+                config::File::from(config_dir.join(format!("{profile}.toml"))).required(false),
+            );
+
+        let prefixed: std::collections::HashMap<String, String> = all_vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("USER_SERVICE__"))
+            .collect();
+        for (name, key) in PLAIN_NAMES.iter().rev() {
+            let env_key = format!("USER_SERVICE__{}", key.replace('.', "__").to_uppercase());
+            if let Some(v) = var(name)
+                && !prefixed.contains_key(&env_key)
+            {
+                builder = builder.set_override(*key, v)?;
+            }
+        }
+        let mut env = config::Environment::with_prefix("USER_SERVICE")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .source(Some(prefixed));
+        for key in LIST_KEYS {
+            env = env.with_list_parse_key(key);
+        }
+        let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return Err(ConfigError::Invalid(
+                "auth.bcrypt_cost must be between 4 and 31".into(),
+            ));
+        }
+        if self.auth.jwt_secret.len() < 16 {
+            return Err(ConfigError::Invalid(
+                "auth.jwt_secret must be at least 16 bytes".into(),
+            ));
+        }
+        if self.profile == "production" {
+            if self.auth.jwt_secret == DEV_JWT_SECRET {
+                return Err(ConfigError::Invalid(
+                    "the production profile refuses the default auth.jwt_secret: set JWT_SECRET_KEY".into(),
+                ));
+            }
+            if self.admin.api_key.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "the production profile needs an operator key: set ADMIN_API_KEY".into(),
+                ));
+            }
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn operator_key(&self) -> Option<String> {
+        Some(self.admin.api_key.clone()).filter(|k| !k.is_empty())
+    }
+
+    pub fn workers(&self) -> usize {
+        if self.server.workers == 0 {
+            num_cpus::get()
+        } else {
+            self.server.workers
+        }
+    }
+}
+
+type Builder = config::ConfigBuilder<config::builder::DefaultState>;
+
+fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
+    let empty: Vec<String> = Vec::new();
+    b.set_default("server.host", "127.0.0.1")?
+        .set_default("server.port", 8080)?
+        .set_default("server.workers", 0)?
+        .set_default("database.url", "sqlite://data/user-service.db")?
+        .set_default("database.max_connections", 16)?
+        .set_default("auth.jwt_secret", DEV_JWT_SECRET)?
+        .set_default("auth.access_ttl_secs", 900)?
+        .set_default("auth.refresh_ttl_secs", 2_592_000)?
+        .set_default("auth.refresh_reuse_leeway_secs", 30)?
+        .set_default("auth.bcrypt_cost", 12)?
+        .set_default("auth.issuer", "user-service")?
+        .set_default("auth.hash_concurrency", 0)?
+        .set_default("auth.hash_queue", 256)?
+        .set_default("admin.api_key", "")?
+        .set_default("avatar.max_bytes", 1_048_576)?
+        .set_default("avatar.max_side_px", 4096)?
+        .set_default("avatar.store_side_px", 512)?
+        .set_default("idempotency.ttl_secs", 86_400)?
+        .set_default("storage.backend", "local")?
+        .set_default("storage.local_root", "data/uploads")?
+        .set_default("storage.public_base_url", "")?
+        .set_default("storage.s3.bucket", "")?
+        .set_default("storage.s3.region", "us-east-1")?
+        .set_default("storage.s3.endpoint", "")?
+        .set_default("storage.s3.access_key_id", "")?
+        .set_default("storage.s3.secret_access_key", "")?
+        .set_default("storage.s3.allow_http", false)?
+        .set_default("rate_limit.enabled", true)?
+        .set_default("rate_limit.per_ip_per_minute", 100)?
+        .set_default("rate_limit.per_user_per_hour", 1000)?
+        .set_default("rate_limit.login_max_failures", 5)?
+        .set_default("rate_limit.login_cooldown_secs", 900)?
+        .set_default("rate_limit.redis_url", "")?
+        .set_default("rate_limit.trusted_proxies", empty.clone())?
+        .set_default("cors.allowed_origins", empty)?
+        .set_default(
+            "cors.allowed_methods",
+            vec!["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        )?
+        .set_default(
+            "cors.allowed_headers",
+            vec![
+                "authorization",
+                "content-type",
+                "x-api-key",
+                "x-tenant-id",
+                "x-request-id",
+                "idempotency-key",
+            ],
+        )?
+        .set_default("log.format", "pretty")?
+        .set_default("log.level", "info")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let owned: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = owned.clone();
+        Settings::load_from(
+            dir.path(),
+            move |k| lookup.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+            owned,
+        )
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() -> Result<(), ConfigError> {
+        let s = load(&[])?;
+        assert_eq!((s.server.host.as_str(), s.server.port), ("127.0.0.1", 8080));
+        assert_eq!(s.database.url, "sqlite://data/user-service.db");
+        assert_eq!(
+            (
+                s.auth.access_ttl_secs,
+                s.auth.refresh_ttl_secs,
+                s.auth.bcrypt_cost
+            ),
+            (900, 2_592_000, 12)
+        );
+        assert_eq!(s.avatar.max_bytes, 1_048_576);
+        assert_eq!(s.profile, "development");
+        assert!(s.operator_key().is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn plain_names_and_prefixed_variables_apply_prefixed_first() -> Result<(), ConfigError> {
+        let s = load(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("BCRYPT_COST", "4"),
+            ("PORT", "9000"),
+        ])?;
+        assert_eq!(
+            (s.database.url.as_str(), s.auth.bcrypt_cost, s.server.port),
+            ("postgres://x/y", 4, 9000)
+        );
+        let s = load(&[
+            ("BCRYPT_COST", "5"),
+            ("USER_SERVICE__AUTH__BCRYPT_COST", "6"),
+        ])?;
+        assert_eq!(s.auth.bcrypt_cost, 6);
+        let s = load(&[(
+            "USER_SERVICE__CORS__ALLOWED_ORIGINS",
+            "https://a.example,https://b.example",
+        )])?;
+        assert_eq!(
+            s.cors.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn production_refuses_the_default_secret_and_a_missing_operator_key() {
+        let err = load(&[("APP_ENV", "production"), ("ADMIN_API_KEY", "op")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("jwt_secret")));
+        let err = load(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET_KEY", "a-real-secret-of-some-length"),
+        ])
+        .err()
+        .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("operator key")));
+        assert!(
+            load(&[
+                ("APP_ENV", "production"),
+                ("JWT_SECRET_KEY", "a-real-secret-of-some-length"),
+                ("ADMIN_API_KEY", "op")
+            ])
+            .is_ok()
+        );
+        assert!(load(&[("BCRYPT_COST", "3")]).is_err());
+    }
+}

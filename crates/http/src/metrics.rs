@@ -1,0 +1,129 @@
+//! Prometheus metrics: requests by route and status, latency, logins, database pool use.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{Error, web};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use user_service_db::Database;
+
+use crate::state::AppState;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    logins: IntCounterVec,
+    pool: IntGaugeVec,
+    db: Database,
+}
+
+impl Metrics {
+    pub fn new(db: Database) -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route and status",
+            ),
+            &["method", "route", "status"],
+        )
+        .expect("static metric definition is valid");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by method and route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["method", "route"],
+        )
+        .expect("static metric definition is valid");
+        let logins = IntCounterVec::new(
+            Opts::new("logins_total", "Login attempts by result"),
+            &["result"],
+        )
+        .expect("static metric definition is valid");
+        let pool = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Database pool connections by state"),
+            &["state"],
+        )
+        .expect("static metric definition is valid");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(logins.clone()),
+            Box::new(pool.clone()),
+        ] {
+            registry.register(c).expect("metric names are unique");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            logins,
+            pool,
+            db,
+        }
+    }
+
+    pub fn login(&self, success: bool) {
+        self.logins
+            .with_label_values(&[if success { "success" } else { "failure" }])
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let pool = self.db.pool_status();
+        self.pool
+            .with_label_values(&["idle"])
+            .set(i64::from(pool.idle_connections));
+        self.pool.with_label_values(&["in_use"]).set(i64::from(
+            pool.connections.saturating_sub(pool.idle_connections),
+        ));
+        self.pool
+            .with_label_values(&["max"])
+            .set(i64::from(pool.max_size));
+        let mut buf = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let method = req.method().clone();
+    let res = next.call(req).await?;
+    if let Some(m) = metrics {
+        // The route pattern, not the path, so ids do not explode the label space.
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        let status = res.status();
+        m.requests
+            .with_label_values(&[method.as_str(), &route, status.as_str()])
+            .inc();
+        m.latency
+            .with_label_values(&[method.as_str(), &route])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}

@@ -1,0 +1,79 @@
+//! Every response carries `X-Request-ID` (echoed when the client sent a sane one), and every error
+//! response, whoever produced it, carries the one error envelope with that id.
+
+use actix_web::Error;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+
+use crate::error::{Enveloped, envelope_for_status};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static CURRENT: String;
+}
+
+/// The id of the request being served on this task.
+pub fn current_request_id() -> String {
+    CURRENT.try_with(Clone::clone).unwrap_or_default()
+}
+
+fn accepted(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    let ok = !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| s.to_owned())
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(accepted)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    CURRENT
+        .scope(id.clone(), async move {
+            let res = match next.call(req).await {
+                Ok(res) => res.map_into_boxed_body(),
+                // A middleware refused the request (CORS, say): answer in the envelope all the same.
+                Err(e) => {
+                    let mut res = envelope_for_status(e.as_response_error().status_code());
+                    if let Ok(v) = HeaderValue::from_str(&id) {
+                        res.headers_mut().insert(REQUEST_ID, v);
+                    }
+                    return Err(InternalError::from_response(e.to_string(), res).into());
+                }
+            };
+            let mut res = if res.status().as_u16() >= 400
+                && res.response().extensions().get::<Enveloped>().is_none()
+            {
+                let status = res.status();
+                let headers: Vec<_> = res
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let mut res = res.into_response(envelope_for_status(status));
+                for (k, v) in headers {
+                    if k != actix_web::http::header::CONTENT_TYPE
+                        && k != actix_web::http::header::CONTENT_LENGTH
+                    {
+                        res.headers_mut().insert(k, v);
+                    }
+                }
+                res
+            } else {
+                res
+            };
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                res.headers_mut().insert(REQUEST_ID, v);
+            }
+            Ok(res)
+        })
+        .await
+}

@@ -1,0 +1,115 @@
+//! `/users/me`: the caller's own account.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use user_service_domain::DomainError;
+use user_service_domain::model::{Change, Checks, ProfileInput};
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::CurrentUser;
+use crate::render::{self, UserView};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/users/me")
+            .route(web::get().to(get_me))
+            .route(web::patch().to(update_me))
+            .route(web::delete().to(delete_me)),
+    );
+}
+
+#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, description = "`{\"data\": UserView}`", body = UserView), (status = 401, body = ErrorBody)))]
+pub async fn get_me(user: CurrentUser) -> HttpResponse {
+    render::ok(UserView::from(user.0))
+}
+
+/// A field set to `null` is cleared; `extra` is merged key by key.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub full_name: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
+    pub extra: Change<BTreeMap<String, Option<String>>>,
+    /// Cannot change here: present means 400.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub username: Option<serde_json::Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub roles: Option<serde_json::Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub namespace: Option<serde_json::Value>,
+}
+
+#[utoipa::path(patch, path = "/users/me", tag = "users", request_body = UpdateMeBody, security(("bearer" = [])),
+    responses((status = 200, description = "`{\"data\": UserView}`", body = UserView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<UpdateMeBody>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut checks = Checks::new();
+    for (field, present) in [
+        ("username", body.username.is_some()),
+        ("roles", body.roles.is_some()),
+        ("namespace", body.namespace.is_some()),
+    ] {
+        if present {
+            checks.push(field, "cannot be changed here");
+        }
+    }
+    let changes = ProfileInput {
+        email: body.email,
+        full_name: body.full_name,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        phone: body.phone,
+        extra: body.extra,
+    }
+    .validate(&mut checks, false);
+    checks.finish()?;
+    let updated = state.profiles.update(user.0, changes).await?;
+    Ok(render::ok(UserView::from(updated)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMeBody {
+    pub password: String,
+}
+
+#[utoipa::path(delete, path = "/users/me", tag = "users", request_body = DeleteMeBody, security(("bearer" = [])),
+    responses((status = 204, description = "soft-deleted"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn delete_me(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<DeleteMeBody>,
+) -> ApiResult<HttpResponse> {
+    if body.password.is_empty() {
+        return Err(DomainError::field("password", "is required").into());
+    }
+    state.profiles.delete(&user.0, &body.password).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

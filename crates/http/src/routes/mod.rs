@@ -1,0 +1,21 @@
+//! The HTTP routes, one module per resource family. Handlers are thin: extract, call one service
+//! method, render.
+
+pub mod auth;
+pub mod me;
+pub mod namespaces;
+pub mod ops;
+
+use actix_web::web;
+
+/// The integration contract (section 2): served at the root and under `/api/v1`.
+pub fn integration(cfg: &mut web::ServiceConfig) {
+    namespaces::routes(cfg);
+    auth::routes(cfg);
+    me::routes(cfg);
+}
+
+/// Everything under `/api/v1`.
+pub fn api_v1(cfg: &mut web::ServiceConfig) {
+    integration(cfg);
+}

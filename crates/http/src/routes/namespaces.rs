@@ -1,0 +1,135 @@
+//! `/userspaces`: namespaces and their service keys.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use user_service_domain::model::{Checks, NamespaceSlug};
+use user_service_domain::services::NewNamespace;
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Caller, PageQuery};
+use crate::render::{self, ListPage, NamespaceView};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/userspaces")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(web::resource("/userspaces/{namespace}").route(web::get().to(get)))
+    .service(web::resource("/userspaces/{namespace}/api-key").route(web::post().to(rotate_key)));
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNamespaceBody {
+    /// The slug: 2-50 of a-z, 0-9, - and _.
+    pub namespace: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+impl CreateNamespaceBody {
+    fn validate(self) -> ApiResult<NewNamespace> {
+        let mut checks = Checks::new();
+        let slug = checks.check("namespace", NamespaceSlug::parse(&self.namespace));
+        let bounded = |max: usize| {
+            move |s: &str| -> Result<String, String> {
+                if s.chars().count() <= max {
+                    Ok(s.to_owned())
+                } else {
+                    Err(format!("must be at most {max} characters"))
+                }
+            }
+        };
+        let name = checks.check_opt("name", self.name.as_deref(), bounded(200));
+        let description =
+            checks.check_opt("description", self.description.as_deref(), bounded(2000));
+        checks.finish()?;
+        match slug {
+            Some(slug) => Ok(NewNamespace {
+                slug,
+                name,
+                description,
+            }),
+            None => Err(user_service_domain::DomainError::field("namespace", "is invalid").into()),
+        }
+    }
+}
+
+/// A namespace as created: the only time its service key is shown.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedNamespace {
+    #[serde(flatten)]
+    pub namespace: NamespaceView,
+    pub api_key: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RotatedKey {
+    pub namespace: String,
+    pub api_key: String,
+}
+
+#[utoipa::path(post, path = "/userspaces", tag = "namespaces", request_body = CreateNamespaceBody,
+    security((), ("operator_key" = [])),
+    responses((status = 201, description = "`{\"data\": CreatedNamespace}`", body = CreatedNamespace),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateNamespaceBody>,
+) -> ApiResult<HttpResponse> {
+    let new = body.into_inner().validate()?;
+    let (namespace, api_key) = state.namespaces.create(caller.principal(), new).await?;
+    Ok(render::created(CreatedNamespace {
+        namespace: namespace.into(),
+        api_key,
+    }))
+}
+
+#[utoipa::path(get, path = "/userspaces", tag = "namespaces", params(PageQuery),
+    security(("operator_key" = [])),
+    responses((status = 200, description = "`{\"data\": ListPage<NamespaceView>}`", body = ListPage<NamespaceView>),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    page: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let paged = state
+        .namespaces
+        .list(caller.principal(), page.parse()?)
+        .await?;
+    Ok(render::ok(ListPage::from_paged(paged, NamespaceView::from)))
+}
+
+#[utoipa::path(get, path = "/userspaces/{namespace}", tag = "namespaces",
+    security(("operator_key" = []), ("api_key" = [])),
+    responses((status = 200, description = "`{\"data\": NamespaceView}`", body = NamespaceView),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let namespace = state.namespaces.get(caller.principal(), &path).await?;
+    Ok(render::ok(NamespaceView::from(namespace)))
+}
+
+#[utoipa::path(post, path = "/userspaces/{namespace}/api-key", tag = "namespaces",
+    security(("operator_key" = [])),
+    responses((status = 200, description = "`{\"data\": RotatedKey}`", body = RotatedKey),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn rotate_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let namespace = path.into_inner();
+    let api_key = state
+        .namespaces
+        .rotate_key(caller.principal(), &namespace)
+        .await?;
+    Ok(render::ok(RotatedKey { namespace, api_key }))
+}

@@ -1,0 +1,149 @@
+//! Test harness: the real `App` the binary builds, with real adapters on a fresh database.
+
+#![allow(dead_code)]
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
+use actix_web::test::{self, TestRequest};
+use serde_json::{Value, json};
+use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
+use user_service_http::{AppState, Settings, build_app};
+
+pub struct Harness {
+    pub state: AppState,
+    _db: TestDatabase,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of an error envelope, after checking the envelope is whole.
+    pub fn code(&self) -> &str {
+        let e = &self.body["error"];
+        assert_eq!(
+            e["status_code"],
+            self.status.as_u16(),
+            "envelope status of {}",
+            self.body
+        );
+        let rid = self
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(!rid.is_empty(), "X-Request-ID missing");
+        assert_eq!(e["request_id"], rid, "request_id equals X-Request-ID");
+        e["code"].as_str().unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Harness {
+    pub async fn new(backend: Backend, env: &[(&str, &str)]) -> Self {
+        let db = match backend {
+            Backend::Sqlite => fresh_sqlite().await,
+            Backend::Postgres => fresh_postgres().await,
+        };
+        let mut vars: Vec<(String, String)> = vec![
+            ("USER_SERVICE__AUTH__BCRYPT_COST".into(), "4".into()),
+            ("USER_SERVICE__RATE_LIMIT__ENABLED".into(), "false".into()),
+            (
+                "USER_SERVICE__AUTH__JWT_SECRET".into(),
+                "test-secret-that-is-long-enough".into(),
+            ),
+        ];
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let dir = tempfile::tempdir().expect("temp config dir");
+        let lookup = vars.clone();
+        let settings = Settings::load_from(
+            dir.path(),
+            move |k| lookup.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+            vars,
+        )
+        .expect("test settings load");
+        let state = AppState::build(settings, db.database().clone()).expect("state builds");
+        Self { state, _db: db }
+    }
+
+    pub async fn send(&self, req: TestRequest) -> Reply {
+        let app = test::init_service(build_app(self.state.clone())).await;
+        let res = test::call_service(&app, req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = test::read_body(res).await;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(TestRequest::post().uri(path).set_json(body))
+            .await
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> Reply {
+        self.send(
+            TestRequest::get()
+                .uri(path)
+                .insert_header(("Authorization", format!("Bearer {token}"))),
+        )
+        .await
+    }
+
+    /// Creates a namespace (creation is open without an operator key) and returns its service key.
+    pub async fn namespace(&self, slug: &str) -> String {
+        let r = self.post("/userspaces", json!({"namespace": slug})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["data"]["api_key"]
+            .as_str()
+            .expect("api key")
+            .to_owned()
+    }
+
+    /// Registers a user and returns the token response (with `user`).
+    pub async fn register(&self, ns: &str, username: &str, password: &str) -> Value {
+        let r = self
+            .post(
+                "/auth/register",
+                json!({"namespace": ns, "username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+}
+
+/// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[actix_web::test]
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Sqlite, &[]).await).await })*
+        }
+        mod postgres {
+            $(#[actix_web::test]
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Postgres, &[]).await).await })*
+        }
+    };
+}

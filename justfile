@@ -1,0 +1,20 @@
+# Conveniences; the README's two commands are plain cargo and need none of this.
+
+# Start the service on 127.0.0.1:8080 with embedded SQLite.
+run:
+    cargo run --release
+
+# The whole test suite, SQLite and PostgreSQL (TEST_POSTGRES_URL, default the local server).
+test:
+    cargo test --workspace
+
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+    cargo fmt --all
+
+# Load benchmark of the hot paths on SQLite and PostgreSQL; writes bench/results/ (see docs/BENCHMARKS.md).
+bench:
+    bash bench/run.sh
