@@ -1,1 +1,188 @@
+//! Starts the real `user-service` binary on a free port against a fresh database, and drives it
+//! over HTTP. The binary is the one `cargo test --workspace` builds next to this test.
 
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
+
+pub use reqwest::StatusCode;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database that outlives the server processes started on it.
+pub struct Store {
+    db: TestDatabase,
+}
+
+impl Store {
+    pub async fn new(backend: Backend) -> Self {
+        let db = match backend {
+            Backend::Sqlite => fresh_sqlite().await,
+            Backend::Postgres => fresh_postgres().await,
+        };
+        Self { db }
+    }
+
+    pub fn url(&self) -> &str {
+        self.db.url()
+    }
+
+    /// Starts a server on this store with the test profile and `env` on top.
+    pub async fn start(&self, env: &[(&str, &str)]) -> Server {
+        Server::start(self.url(), env).await
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+/// The binary cargo built for this workspace: `target/<profile>/user-service`, beside `deps/`.
+pub fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("USER_SERVICE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target profile directory");
+    let bin = dir.join("user-service");
+    assert!(
+        bin.exists(),
+        "{} not found: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+fn config_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config")
+}
+
+impl Server {
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .env("APP_ENV", "test")
+            .env("USER_SERVICE_CONFIG_DIR", config_dir())
+            .env("DATABASE_URL", database_url)
+            .env("USER_SERVICE__SERVER__PORT", "0")
+            .env("USER_SERVICE__SERVER__WORKERS", "2")
+            .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("start user-service");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(addr) = line.strip_prefix("user-service listening on ") {
+                    return Some(addr.to_owned());
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .expect("the server printed its address within 60 s");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("http client");
+        Self {
+            child,
+            base: addr,
+            client,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        read(res).await
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        read(res).await
+    }
+
+    /// SIGKILL: no chance to flush or finish anything.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill server");
+    }
+
+    /// SIGTERM and wait: a graceful shutdown.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+    }
+}
+
+pub async fn read(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let bytes = res.bytes().await.expect("response body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    (status, body)
+}
+
+pub fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// Instantiates each named test (an `async fn(Backend)` in scope) on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name($crate::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name($crate::Backend::Postgres).await })*
+        }
+    };
+}

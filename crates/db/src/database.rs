@@ -66,6 +66,9 @@ impl Database {
         manager
             .connect()
             .map_err(|e| DbError::Connect(e.to_string()))?;
+        // Connections open on demand; one stays open so a health check or the first request after a
+        // quiet spell does not pay for a connect. r2d2's default `SELECT 1` on checkout replaces a
+        // connection the server has dropped instead of failing the request with it.
         let pool = Pool::builder()
             .max_size(max_connections.max(1))
             .min_idle(Some(1))
