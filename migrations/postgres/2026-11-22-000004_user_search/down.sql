@@ -1,0 +1,3 @@
+DROP INDEX IF EXISTS users_search_gin;
+ALTER TABLE users DROP COLUMN IF EXISTS search_vector;
+ALTER TABLE users DROP COLUMN IF EXISTS search_text;
