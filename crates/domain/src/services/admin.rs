@@ -31,6 +31,8 @@ pub struct UserUpdate {
     pub profile: ProfileChanges,
     pub roles: Option<Vec<Role>>,
     pub is_active: Option<bool>,
+    /// The owner the body names, if any: must be the caller's namespace.
+    pub tenant_id: Option<String>,
 }
 
 pub struct AdminService {
@@ -44,6 +46,15 @@ pub struct AdminService {
 /// Everything else that is authenticated (a plain user, the operator) is refused with 403; there is
 /// no namespace to name on these routes, so a principal only ever reaches its own namespace's users,
 /// and another namespace's ids are simply not found.
+fn check_tenant(tenant_id: Option<&str>, namespace: &str) -> DomainResult<()> {
+    if tenant_id.is_some_and(|t| t != namespace) {
+        return Err(DomainError::Forbidden(
+            "tenant_id must be the caller's namespace".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub fn managed_namespace(caller: &Principal) -> DomainResult<&str> {
     match caller.namespace() {
         Some(ns) if caller.manages(ns) => Ok(ns),
@@ -89,11 +100,7 @@ impl AdminService {
 
     pub async fn create(&self, caller: &Principal, new: NewUser) -> DomainResult<User> {
         let ns = managed_namespace(caller)?;
-        if new.tenant_id.as_deref().is_some_and(|t| t != ns) {
-            return Err(DomainError::Forbidden(
-                "tenant_id must be the caller's namespace".into(),
-            ));
-        }
+        check_tenant(new.tenant_id.as_deref(), ns)?;
         let username = match new.username {
             Some(u) => u,
             None => Username::parse(new.email.as_str())
@@ -161,6 +168,7 @@ impl AdminService {
         update: UserUpdate,
     ) -> DomainResult<User> {
         let ns = managed_namespace(caller)?;
+        check_tenant(update.tenant_id.as_deref(), ns)?;
         let mut user = match self.users.get(ns, id).await? {
             Some(u) if u.deleted_at.is_none() => u,
             _ => return Err(DomainError::UserNotFound),
