@@ -10,3 +10,7 @@ UPDATE users SET search_text = lower(translate(concat_ws(' ', username, email, f
 ALTER TABLE users ADD COLUMN search_vector tsvector
     GENERATED ALWAYS AS (to_tsvector('simple', search_text) || to_tsvector('english', 'the ' || search_text)) STORED;
 CREATE INDEX users_search_gin ON users USING GIN (search_vector);
+
+-- The admin list of live users, oldest first: served in index order without a sort, and countable
+-- from the index alone.
+CREATE INDEX users_live_created_idx ON users (namespace, created_at, id) WHERE deleted_at IS NULL;

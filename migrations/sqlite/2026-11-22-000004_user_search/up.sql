@@ -28,3 +28,7 @@ CREATE TRIGGER users_fts_after_update AFTER UPDATE OF search_text ON users BEGIN
     INSERT INTO users_fts (users_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
     INSERT INTO users_fts (rowid, search_text) VALUES (new.rowid, new.search_text);
 END;
+
+-- The admin list of live users, oldest first: served in index order without a sort, and countable
+-- from the index alone.
+CREATE INDEX users_live_created_idx ON users (namespace, created_at, id) WHERE deleted_at IS NULL;
