@@ -37,6 +37,8 @@ pub(crate) fn search_ids(
     }
 }
 
+/// At most `SearchQuery::MAX_MATCHES` matches are counted and ranked (see there for why).
+///
 /// Each term matches its words as typed with a prefix (`simple`) or stemmed (`english`, also with a
 /// prefix, so `running` finds `run` and `runner`); all terms must match. Ranked by `ts_rank`.
 fn postgres(
@@ -61,13 +63,17 @@ fn postgres(
     }
     let tsquery = parts.join(" && ");
     let filter = "u.namespace = $1 AND u.deleted_at IS NULL AND u.search_vector @@ q.query";
+    let cap = SearchQuery::MAX_MATCHES;
     let ids_sql = format!(
-        "WITH q AS (SELECT {tsquery} AS query) SELECT u.id FROM users u, q WHERE {filter} \
-         ORDER BY ts_rank(u.search_vector, q.query) DESC, u.id LIMIT {} OFFSET {}",
+        "WITH q AS (SELECT {tsquery} AS query), \
+              hits AS (SELECT u.id, ts_rank(u.search_vector, q.query) AS r \
+                       FROM users u, q WHERE {filter} LIMIT {cap}) \
+         SELECT id FROM hits ORDER BY r DESC, id LIMIT {} OFFSET {}",
         page.limit, page.offset
     );
     let count_sql = format!(
-        "WITH q AS (SELECT {tsquery} AS query) SELECT count(*) AS n FROM users u, q WHERE {filter}"
+        "WITH q AS (SELECT {tsquery} AS query) \
+         SELECT count(*) AS n FROM (SELECT 1 FROM users u, q WHERE {filter} LIMIT {cap}) s"
     );
     let bind_all = |sql: String| {
         let mut q = diesel::sql_query(sql)
@@ -103,17 +109,20 @@ fn sqlite(
         })
         .collect::<Vec<_>>()
         .join(" AND ");
-    let from = "FROM users_fts JOIN users u ON u.rowid = users_fts.rowid \
-                WHERE users_fts MATCH ?1 AND u.namespace = ?2 AND u.deleted_at IS NULL";
+    let cap = SearchQuery::MAX_MATCHES;
+    let hits = format!(
+        "SELECT u.id AS id, users_fts.rank AS r FROM users_fts JOIN users u ON u.rowid = users_fts.rowid \
+         WHERE users_fts MATCH ?1 AND u.namespace = ?2 AND u.deleted_at IS NULL LIMIT {cap}"
+    );
     let ids: Vec<Hit> = diesel::sql_query(format!(
-        "SELECT u.id {from} ORDER BY users_fts.rank, u.id LIMIT {} OFFSET {}",
+        "SELECT id FROM ({hits}) ORDER BY r, id LIMIT {} OFFSET {}",
         page.limit, page.offset
     ))
     .bind::<Text, _>(&expr)
     .bind::<Text, _>(namespace)
     .load(conn)
     .map_err(errors::db)?;
-    let count: Count = diesel::sql_query(format!("SELECT count(*) AS n {from}"))
+    let count: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM ({hits})"))
         .bind::<Text, _>(&expr)
         .bind::<Text, _>(namespace)
         .get_result(conn)

@@ -13,6 +13,7 @@ contract!(
     ranks_the_best_match_first_and_pages,
     leaves_out_deleted_users_and_other_namespaces,
     follows_profile_updates,
+    counts_and_ranks_at_most_max_matches,
 );
 
 fn person(ns: &str, username: &str, email: &str, first: &str, last: &str) -> User {
@@ -195,4 +196,47 @@ async fn follows_profile_updates(db: Database) {
     assert!(repo.update_profile(&u).await.expect("update"));
     assert!(hits(&db, "bravo").await.is_empty());
     assert_eq!(hits(&db, "quintero").await, ["johnny"]);
+}
+
+async fn counts_and_ranks_at_most_max_matches(db: Database) {
+    create_namespace(&db, "shop").await;
+    let over = SearchQuery::MAX_MATCHES as usize + 5;
+    for i in 0..over {
+        insert_user(
+            &db,
+            &person(
+                "shop",
+                &format!("many{i}"),
+                &format!("m{i}@example.com"),
+                "Common",
+                "Name",
+            ),
+        )
+        .await;
+    }
+    insert_user(&db, &person("shop", "zed", "z@example.com", "Zed", "Rare")).await;
+    let repo = DieselUsers::new(db);
+    let q = SearchQuery::parse("common").expect("valid");
+    let last_page = repo
+        .search(
+            "shop",
+            &q,
+            PageRequest {
+                offset: SearchQuery::MAX_MATCHES - 2,
+                limit: 100,
+            },
+        )
+        .await
+        .expect("search");
+    assert_eq!(last_page.total, SearchQuery::MAX_MATCHES);
+    assert_eq!(last_page.items.len(), 2);
+    let rare = repo
+        .search(
+            "shop",
+            &SearchQuery::parse("rare").expect("valid"),
+            PageRequest::default(),
+        )
+        .await
+        .expect("search");
+    assert_eq!((rare.total, rare.items[0].username.as_str()), (1, "zed"));
 }

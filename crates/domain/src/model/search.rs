@@ -24,6 +24,11 @@ pub struct SearchQuery {
 impl SearchQuery {
     pub const MIN_CHARS: usize = 2;
     pub const MAX_CHARS: usize = 100;
+    /// A search considers at most this many matching users: `total` is exact up to it, and ranking
+    /// happens among them. Counting and ranking every match of a two-letter prefix over a million
+    /// users costs seconds on either engine, and no one pages through a thousand search results;
+    /// past this the client should refine the query.
+    pub const MAX_MATCHES: u64 = 1_000;
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let trimmed = raw.trim();
