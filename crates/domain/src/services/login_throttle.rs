@@ -14,6 +14,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 use crate::error::{DomainError, DomainResult};
 use crate::ports::{RateLimitStore, WindowCount};
 
@@ -46,8 +48,10 @@ struct Keys {
 }
 
 fn keys(namespace: &str, login: &str, ip: &str) -> Keys {
-    // Lowercased: `Alice` and `alice` are one account. The separator cannot occur in a slug.
-    let account = format!("login:acct:{namespace}/{}", login.to_lowercase());
+    // Lowercased: `Alice` and `alice` are one account. Hashed, because both strings come from the
+    // request body unchecked: a key of fixed size keeps a flood of huge names from filling the store.
+    let digest = Sha256::digest(format!("{namespace}\0{}", login.to_lowercase()));
+    let account = format!("login:acct:{}", hex::encode(&digest[..16]));
     Keys {
         pair: format!("{account}|{ip}"),
         account,
