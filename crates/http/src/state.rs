@@ -108,6 +108,7 @@ impl AppState {
             )),
             admin: Arc::new(AdminService::new(
                 users.clone(),
+                refresh_tokens.clone(),
                 hasher.clone(),
                 clock.clone(),
                 ids.clone(),

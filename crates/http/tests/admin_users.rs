@@ -499,6 +499,17 @@ async fn deactivation_makes_tokens_stale_and_blocks_login(h: Harness) {
     .await;
     assert_eq!(r.body["data"]["is_active"], true);
     assert_eq!(login(&h, "shop", "dan", PW).await.status, StatusCode::OK);
+    // The logins from before the deactivation stay dead.
+    let old = h
+        .post(
+            "/auth/refresh",
+            json!({"refresh_token": reg["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(
+        (old.status, old.code()),
+        (StatusCode::UNAUTHORIZED, "TOKEN_INVALID")
+    );
 }
 
 async fn delete_and_restore(h: Harness) {

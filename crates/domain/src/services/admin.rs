@@ -8,7 +8,10 @@ use crate::model::{
     Email, PageRequest, Paged, Password, Principal, ProfileChanges, Role, SearchQuery, User,
     Username,
 };
-use crate::ports::{Clock, IdGenerator, LoginName, PasswordHasher, UserFilter, UserRepository};
+use crate::ports::{
+    Clock, IdGenerator, LoginName, PasswordHasher, RefreshTokenRepository, UserFilter,
+    UserRepository,
+};
 use crate::services::new_user;
 
 /// A validated `POST /api/v1/users`.
@@ -37,6 +40,7 @@ pub struct UserUpdate {
 
 pub struct AdminService {
     users: Arc<dyn UserRepository>,
+    refresh_tokens: Arc<dyn RefreshTokenRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -86,12 +90,14 @@ fn duplicate_is_conflict(e: DomainError) -> DomainError {
 impl AdminService {
     pub fn new(
         users: Arc<dyn UserRepository>,
+        refresh_tokens: Arc<dyn RefreshTokenRepository>,
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
             users,
+            refresh_tokens,
             hasher,
             clock,
             ids,
@@ -160,7 +166,8 @@ impl AdminService {
             .ok_or(DomainError::UserNotFound)
     }
 
-    /// Updates a live user. Deactivating it makes every token it holds stale at once.
+    /// Updates a live user. Deactivating it makes every token it holds stale at once and revokes its
+    /// refresh tokens, so reactivating it later does not bring old logins back.
     pub async fn update(
         &self,
         caller: &Principal,
@@ -196,18 +203,20 @@ impl AdminService {
         }
         if deactivating {
             user.token_version = self.users.bump_token_version(ns, id, now).await?;
+            self.refresh_tokens.revoke_all_for_user(id, now).await?;
         }
         Ok(user)
     }
 
-    /// Soft delete: the row stays, its tokens die, its username and email are free again.
+    /// Soft delete: the row stays, its tokens die (a restore does not revive them), its username and
+    /// email are free again.
     pub async fn delete(&self, caller: &Principal, id: uuid::Uuid) -> DomainResult<()> {
         let ns = managed_namespace(caller)?;
-        if self.users.soft_delete(ns, id, self.clock.now()).await? {
-            Ok(())
-        } else {
-            Err(DomainError::UserNotFound)
+        let now = self.clock.now();
+        if !self.users.soft_delete(ns, id, now).await? {
+            return Err(DomainError::UserNotFound);
         }
+        self.refresh_tokens.revoke_all_for_user(id, now).await
     }
 
     /// Undoes a soft delete; a conflict when its username or email was taken meanwhile. Restoring a

@@ -6,10 +6,13 @@ use super::test_support::*;
 use super::{AdminService, NewUser, UserUpdate, managed_namespace};
 use crate::error::DomainError;
 use crate::model::{Email, PageRequest, Password, Principal, Role, SearchQuery, Username};
-use crate::ports::{MockPasswordHasher, MockUserRepository, UserFilter};
+use crate::ports::{
+    MockPasswordHasher, MockRefreshTokenRepository, MockUserRepository, UserFilter,
+};
 
 struct Ports {
     users: MockUserRepository,
+    refresh_tokens: MockRefreshTokenRepository,
     hasher: MockPasswordHasher,
 }
 
@@ -17,6 +20,7 @@ impl Ports {
     fn new() -> Self {
         Self {
             users: MockUserRepository::new(),
+            refresh_tokens: MockRefreshTokenRepository::new(),
             hasher: MockPasswordHasher::new(),
         }
     }
@@ -24,6 +28,7 @@ impl Ports {
     fn service(self) -> AdminService {
         AdminService::new(
             Arc::new(self.users),
+            Arc::new(self.refresh_tokens),
             Arc::new(self.hasher),
             Arc::new(fixed_clock()),
             Arc::new(sequential_ids()),
@@ -181,6 +186,11 @@ async fn deactivation_bumps_the_token_version_and_reactivation_does_not() {
         .withf(|ns, id, now| ns == NS && *id == user().id && *now == t0())
         .times(1)
         .returning(|_, _, _| Ok(4));
+    p.refresh_tokens
+        .expect_revoke_all_for_user()
+        .withf(|id, now| *id == user().id && *now == t0())
+        .times(1)
+        .returning(|_, _| Ok(()));
     let update = UserUpdate {
         is_active: Some(false),
         roles: Some(vec![Role::parse("support").expect("valid")]),
@@ -251,6 +261,25 @@ async fn delete_is_scoped_to_the_callers_namespace() {
         .delete(&Principal::User(admin_of(OTHER_NS)), user().id)
         .await;
     assert!(matches!(r, Err(DomainError::UserNotFound)), "{r:?}");
+}
+
+#[tokio::test]
+async fn delete_revokes_refresh_tokens() {
+    let mut p = Ports::new();
+    p.users
+        .expect_soft_delete()
+        .withf(|ns, id, _| ns == NS && *id == user().id)
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    p.refresh_tokens
+        .expect_revoke_all_for_user()
+        .withf(|id, now| *id == user().id && *now == t0())
+        .times(1)
+        .returning(|_, _| Ok(()));
+    p.service()
+        .delete(&service_of(NS), user().id)
+        .await
+        .expect("deleted");
 }
 
 #[tokio::test]
