@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, me, namespaces, ops};
+use crate::routes::{auth, me, namespaces, ops, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,9 +17,10 @@ use crate::routes::{auth, me, namespaces, ops};
         auth::register, auth::login, auth::refresh, auth::logout, auth::logout_all, auth::change_password,
         me::get_me, me::update_me, me::delete_me,
         ops::health, ops::ready, ops::metrics,
+        users::create, users::list, users::search, users::get, users::update, users::delete, users::restore,
     ),
     modifiers(&Security),
-    tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "operations"))
+    tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -5,13 +5,15 @@ use std::sync::Arc;
 use user_service_db::{Database, DieselNamespaces, DieselRefreshTokens, DieselUsers};
 use user_service_domain::ports::{Clock, IdGenerator, SystemClock, SystemIds};
 use user_service_domain::services::{
-    AdminService, AuthPolicy, AuthService, NamespaceService, ProfileService,
+    AdminService, AuthPolicy, AuthService, LoginThrottle, NamespaceService, ProfileService,
+    ThrottlePolicy,
 };
 use user_service_domain::tokens::AccessTokens;
 
 use crate::adapters::BcryptHasher;
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::rate_limit::{self, RateLimiter, TrustedProxies};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,10 +24,23 @@ pub struct AppState {
     pub db: Database,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
+    /// `None` when `rate_limit.enabled` is false.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// `None` when `rate_limit.enabled` is false.
+    pub login_throttle: Option<Arc<LoginThrottle>>,
+    pub trusted_proxies: Arc<TrustedProxies>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("password hashing: {0}")]
+    Hasher(#[from] bcrypt::BcryptError),
+    #[error("configuration: {0}")]
+    RateLimit(String),
 }
 
 impl AppState {
-    pub fn build(settings: Settings, db: Database) -> Result<Self, bcrypt::BcryptError> {
+    pub fn build(settings: Settings, db: Database) -> Result<Self, StateError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ids: Arc<dyn IdGenerator> = Arc::new(SystemIds);
         let namespaces = Arc::new(DieselNamespaces::new(db.clone()));
@@ -62,19 +77,49 @@ impl AppState {
             policy,
         );
         let creation_open = settings.operator_key().is_none();
+        let rl = &settings.rate_limit;
+        let trusted_proxies =
+            Arc::new(TrustedProxies::parse(&rl.trusted_proxies).map_err(StateError::RateLimit)?);
+        let (rate_limiter, login_throttle) = if rl.enabled {
+            let store = rate_limit::store(rl).map_err(StateError::RateLimit)?;
+            let limiter = RateLimiter::new(
+                store.clone(),
+                u64::from(rl.per_ip_per_minute),
+                u64::from(rl.per_user_per_hour),
+            );
+            let throttle = LoginThrottle::new(
+                store,
+                ThrottlePolicy {
+                    max_failures: u64::from(rl.login_max_failures.max(1)),
+                    cooldown_secs: rl.login_cooldown_secs,
+                },
+            );
+            (Some(Arc::new(limiter)), Some(Arc::new(throttle)))
+        } else {
+            (None, None)
+        };
         Ok(Self {
             auth: Arc::new(auth),
             namespaces: Arc::new(NamespaceService::new(
                 namespaces,
                 clock.clone(),
-                ids,
+                ids.clone(),
                 creation_open,
             )),
-            admin: Arc::new(AdminService::new(users.clone(), clock.clone())),
+            admin: Arc::new(AdminService::new(
+                users.clone(),
+                refresh_tokens.clone(),
+                hasher.clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
             profiles: Arc::new(ProfileService::new(users, refresh_tokens, hasher, clock)),
             metrics: Arc::new(Metrics::new(db.clone())),
             db,
             settings: Arc::new(settings),
+            rate_limiter,
+            login_throttle,
+            trusted_proxies,
         })
     }
 }

@@ -7,4 +7,6 @@ mod support;
 mod database;
 mod namespaces;
 mod refresh_tokens;
+mod user_admin;
+mod user_search;
 mod users;

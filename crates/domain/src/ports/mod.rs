@@ -4,14 +4,16 @@
 mod clock;
 mod namespaces;
 mod passwords;
+mod rate_limits;
 mod refresh_tokens;
 mod users;
 
 pub use clock::{Clock, IdGenerator, SystemClock, SystemIds};
 pub use namespaces::NamespaceRepository;
 pub use passwords::PasswordHasher;
+pub use rate_limits::{RateLimitStore, WindowCount};
 pub use refresh_tokens::RefreshTokenRepository;
-pub use users::{LoginName, UserRepository};
+pub use users::{LoginName, UserFilter, UserRepository};
 
 #[cfg(any(test, feature = "mock"))]
 pub use clock::{MockClock, MockIdGenerator};
@@ -19,6 +21,8 @@ pub use clock::{MockClock, MockIdGenerator};
 pub use namespaces::MockNamespaceRepository;
 #[cfg(any(test, feature = "mock"))]
 pub use passwords::MockPasswordHasher;
+#[cfg(any(test, feature = "mock"))]
+pub use rate_limits::MockRateLimitStore;
 #[cfg(any(test, feature = "mock"))]
 pub use refresh_tokens::MockRefreshTokenRepository;
 #[cfg(any(test, feature = "mock"))]

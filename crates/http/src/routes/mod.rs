@@ -5,6 +5,7 @@ pub mod auth;
 pub mod me;
 pub mod namespaces;
 pub mod ops;
+pub mod users;
 
 use actix_web::web;
 
@@ -17,5 +18,7 @@ pub fn integration(cfg: &mut web::ServiceConfig) {
 
 /// Everything under `/api/v1`.
 pub fn api_v1(cfg: &mut web::ServiceConfig) {
+    // `/users/me` (integration) is registered before the admin `/users/{id}`.
     integration(cfg);
+    users::routes(cfg);
 }
