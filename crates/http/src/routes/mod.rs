@@ -2,9 +2,12 @@
 //! method, render.
 
 pub mod auth;
+pub mod credits;
 pub mod me;
 pub mod namespaces;
 pub mod ops;
+pub mod sessions;
+pub mod usage;
 
 use actix_web::web;
 
@@ -18,4 +21,7 @@ pub fn integration(cfg: &mut web::ServiceConfig) {
 /// Everything under `/api/v1`.
 pub fn api_v1(cfg: &mut web::ServiceConfig) {
     integration(cfg);
+    credits::routes(cfg);
+    usage::routes(cfg);
+    sessions::routes(cfg);
 }
