@@ -5,6 +5,10 @@
 mod support;
 
 mod database;
+mod idempotency;
+mod ledger;
 mod namespaces;
 mod refresh_tokens;
+mod sessions;
+mod usage;
 mod users;
