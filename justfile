@@ -18,3 +18,7 @@ fmt:
 # Load benchmark of the hot paths on SQLite and PostgreSQL; writes bench/results/ (see docs/BENCHMARKS.md).
 bench:
     bash bench/run.sh
+
+# The ledger and usage hot paths only (see bench/credits.sh for its knobs).
+bench-credits:
+    bash bench/credits.sh
