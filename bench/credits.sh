@@ -126,7 +126,15 @@ for backend in $BACKENDS; do
     post "/api/v1/users/$HOT/credits/recharge" "{\"amount\": $INITIAL_CREDITS}" >/dev/null
     echo '{"amount": 1, "description": "bench"}' >"$WORK/consume.json"
     echo "consume (one hot account): $(load "/api/v1/users/$HOT/credits/consume" "$WORK/consume.json")"
-    consumed="$(get "/api/v1/users/$HOT/credits/transactions?transaction_type=consume&page_size=1" | jq .data.total)"
+    # wrk stops counting at its deadline, but requests it sent may still be committing: wait until
+    # the ledger stands still, then compare.
+    consumed=-1
+    for _ in $(seq 1 100); do
+      now="$(get "/api/v1/users/$HOT/credits/transactions?transaction_type=consume&page_size=1" | jq .data.total)"
+      [ "$now" = "$consumed" ] && break
+      consumed="$now"
+      sleep 0.5
+    done
     balance="$(get "/api/v1/users/$HOT/credits/balance" | jq .data)"
     expected=$((INITIAL_CREDITS - consumed))
     if [ "$balance" = "$expected" ]; then

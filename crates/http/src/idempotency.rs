@@ -1,6 +1,6 @@
 //! `Idempotency-Key` as one middleware, applied per resource by route configuration:
 //!
-//! ```ignore
+//! ```text
 //! web::resource("/users").wrap(from_fn(idempotency::middleware)).route(web::post().to(create))
 //! ```
 //!
