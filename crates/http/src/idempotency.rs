@@ -46,7 +46,15 @@ pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(raw) = req.headers().get(&IDEMPOTENCY_KEY).cloned() else {
+    // Reads are idempotent by nature (and a resource may serve a GET beside its POST): only
+    // requests that change something are claimed.
+    let safe = req.method().is_safe();
+    let Some(raw) = req
+        .headers()
+        .get(&IDEMPOTENCY_KEY)
+        .cloned()
+        .filter(|_| !safe)
+    else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let key = match raw.to_str().map(IdempotencyKey::parse) {

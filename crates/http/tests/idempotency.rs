@@ -225,6 +225,24 @@ async fn usage_posts_are_idempotent_too(h: Harness) {
     assert_eq!(first.body, again.body);
     let history = h.get_auth(&single, &a.alice).await;
     assert_eq!(history.body["data"]["total"], 3);
+    // A GET carrying a key is not claimed: it reads what is there now.
+    let get = |key: &str| {
+        TestRequest::get()
+            .uri(&single)
+            .insert_header(("X-API-Key", a.key.clone()))
+            .insert_header(("Idempotency-Key", key.to_owned()))
+    };
+    let first = h.send(get("g")).await;
+    h.send(keyed(&a, &single, "u-3", &event)).await;
+    let second = h.send(get("g")).await;
+    assert_eq!(
+        (
+            first.body["data"]["total"].clone(),
+            second.body["data"]["total"].clone()
+        ),
+        (json!(3), json!(4))
+    );
+    assert_eq!(second.header("idempotent-replayed"), None);
 }
 
 async fn expired_keys_count_as_absent(h: Harness) {
