@@ -98,6 +98,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    usage_hourly (user_id, hour, event_type, model_name) {
+        user_id -> Text,
+        hour -> Timestamp,
+        event_type -> Text,
+        model_name -> Text,
+        records -> BigInt,
+        credits_charged -> BigInt,
+        cost_usd -> BigInt,
+        tokens_used -> BigInt,
+    }
+}
+
+diesel::table! {
     conversation_sessions (id) {
         id -> BigInt,
         session_id -> Text,
@@ -148,6 +161,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     credit_balances,
     credit_transactions,
     usage_records,
+    usage_hourly,
     conversation_sessions,
     session_messages,
     idempotency_keys,

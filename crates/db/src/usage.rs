@@ -1,11 +1,11 @@
 //! `UsageRepository` on Diesel. History and stats of a user in a window read one range of the
 //! `(user_id, created_at, id)` index.
 
+use async_trait::async_trait;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use diesel::dsl::{count_star, sql};
+use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use user_service_domain::error::DomainResult;
@@ -20,7 +20,7 @@ use crate::connection::write_transaction;
 use crate::database::Database;
 use crate::errors;
 use crate::models::{from_db_time, from_json, parse_uuid, to_db_time, to_json};
-use crate::schema::usage_records;
+use crate::schema::{usage_hourly, usage_records};
 
 #[derive(Debug, Clone)]
 pub struct DieselUsage {
@@ -156,12 +156,191 @@ fn insert_one(conn: &mut crate::DbConnection, row: &NewUsageRow) -> QueryResult<
         .get_result::<UsageRow>(conn)
 }
 
+/// `(records, credits, cost, tokens)`.
+type Sums = (i64, i64, i64, i64);
+/// Sums per (event type, model).
+type Groups = Vec<(String, Option<String>, Sums)>;
+/// `(user_id, hour, event_type, model_name)` of an hourly totals row.
+type HourKey<'a> = (&'a str, NaiveDateTime, &'a str, &'a str);
+
+/// Timestamps are stored to the microsecond, so "before t" is "at or before t - 1 µs".
+const MICROSECOND: chrono::TimeDelta = chrono::TimeDelta::microseconds(1);
+
+fn hour_of(t: NaiveDateTime) -> NaiveDateTime {
+    t.date().and_time(NaiveTime::MIN) + chrono::TimeDelta::hours(i64::from(t.hour()))
+}
+
+/// The hours lying wholly inside the inclusive window `[start, end]`, as `[lo, hi)`; empty when
+/// `lo >= hi`. An open end of the window takes every hour on that side.
+fn whole_hours(
+    range: DateRange,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> (NaiveDateTime, NaiveDateTime) {
+    let lo = match range.start {
+        None => start,
+        Some(_) if hour_of(start) == start => start,
+        Some(_) => hour_of(start) + chrono::TimeDelta::hours(1),
+    };
+    let hi = match range.end {
+        None => end,
+        // The hour holding `end + 1 µs` is the first not wholly inside.
+        Some(_) => hour_of(end + MICROSECOND),
+    };
+    (lo, hi)
+}
+
+/// Adds `rows` to their hours' totals. Rows are grouped first, so a batch touches one totals row per
+/// (user, hour, event type, model). A missing totals row is inserted in a savepoint: when a
+/// concurrent insert created it meanwhile, the violation must not abort the transaction
+/// (PostgreSQL would), and the update then finds it.
+fn add_to_hourly(conn: &mut crate::DbConnection, rows: &[NewUsageRow]) -> QueryResult<()> {
+    let mut totals: BTreeMap<HourKey<'_>, Sums> = BTreeMap::new();
+    for r in rows {
+        let key = (
+            r.user_id.as_str(),
+            hour_of(r.created_at),
+            r.event_type.as_str(),
+            r.model_name.as_deref().unwrap_or(""),
+        );
+        let t = totals.entry(key).or_default();
+        t.0 += 1;
+        t.1 = t.1.saturating_add(r.credits_charged);
+        t.2 = t.2.saturating_add(r.cost_usd);
+        t.3 = t.3.saturating_add(r.tokens_used);
+    }
+    for ((user, hour, event_type, model), (n, credits, cost, tokens)) in totals {
+        let add = |conn: &mut crate::DbConnection| {
+            diesel::update(
+                usage_hourly::table
+                    .filter(usage_hourly::user_id.eq(user))
+                    .filter(usage_hourly::hour.eq(hour))
+                    .filter(usage_hourly::event_type.eq(event_type))
+                    .filter(usage_hourly::model_name.eq(model)),
+            )
+            .set((
+                usage_hourly::records.eq(usage_hourly::records + n),
+                usage_hourly::credits_charged.eq(usage_hourly::credits_charged + credits),
+                usage_hourly::cost_usd.eq(usage_hourly::cost_usd + cost),
+                usage_hourly::tokens_used.eq(usage_hourly::tokens_used + tokens),
+            ))
+            .execute(conn)
+        };
+        if add(conn)? == 1 {
+            continue;
+        }
+        let created = conn.transaction(|conn| {
+            diesel::insert_into(usage_hourly::table)
+                .values((
+                    usage_hourly::user_id.eq(user),
+                    usage_hourly::hour.eq(hour),
+                    usage_hourly::event_type.eq(event_type),
+                    usage_hourly::model_name.eq(model),
+                    usage_hourly::records.eq(n),
+                    usage_hourly::credits_charged.eq(credits),
+                    usage_hourly::cost_usd.eq(cost),
+                    usage_hourly::tokens_used.eq(tokens),
+                ))
+                .execute(conn)
+        });
+        match created {
+            Ok(_) => {}
+            Err(e) if errors::is_unique_violation(&e) => {
+                add(conn)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL sums BIGINT into NUMERIC, which one query for both backends cannot read; the casts
+/// bring the sums back to BIGINT (exact: millionths are integers).
+const RAW_SUMS: &str = "COUNT(*), CAST(COALESCE(SUM(credits_charged), 0) AS BIGINT), \
+                        CAST(COALESCE(SUM(cost_usd), 0) AS BIGINT), \
+                        CAST(COALESCE(SUM(tokens_used), 0) AS BIGINT)";
+const HOURLY_SUMS: &str = "CAST(COALESCE(SUM(records), 0) AS BIGINT), \
+                           CAST(COALESCE(SUM(credits_charged), 0) AS BIGINT), \
+                           CAST(COALESCE(SUM(cost_usd), 0) AS BIGINT), \
+                           CAST(COALESCE(SUM(tokens_used), 0) AS BIGINT)";
+
+/// Records of `user` created in `[from, to]`, summed per (event type, model).
+fn raw_groups(
+    conn: &mut crate::DbConnection,
+    user: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Groups> {
+    usage_records::table
+        .filter(usage_records::user_id.eq(user))
+        .filter(usage_records::created_at.between(from, to))
+        .group_by((usage_records::event_type, usage_records::model_name))
+        .select((
+            usage_records::event_type,
+            usage_records::model_name,
+            sql::<(BigInt, BigInt, BigInt, BigInt)>(RAW_SUMS),
+        ))
+        .load(conn)
+}
+
+/// Hourly totals of `user` for the hours in `[lo, hi)`, summed per (event type, model).
+fn hourly_groups(
+    conn: &mut crate::DbConnection,
+    user: &str,
+    lo: NaiveDateTime,
+    hi: NaiveDateTime,
+) -> QueryResult<Groups> {
+    let rows: Vec<(String, String, Sums)> = usage_hourly::table
+        .filter(usage_hourly::user_id.eq(user))
+        .filter(usage_hourly::hour.ge(lo))
+        .filter(usage_hourly::hour.lt(hi))
+        .group_by((usage_hourly::event_type, usage_hourly::model_name))
+        .select((
+            usage_hourly::event_type,
+            usage_hourly::model_name,
+            sql::<(BigInt, BigInt, BigInt, BigInt)>(HOURLY_SUMS),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(e, m, sums)| (e, Some(m).filter(|m| !m.is_empty()), sums))
+        .collect())
+}
+
+fn fold(stats: &mut UsageStats, groups: Groups) {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    for (event_type, model, (records, credits, cost, tokens)) in groups {
+        stats.total_records += count(records);
+        stats.total_credits_charged = Credits::from_millionths(
+            stats
+                .total_credits_charged
+                .millionths()
+                .saturating_add(credits),
+        );
+        stats.total_cost_usd =
+            Credits::from_millionths(stats.total_cost_usd.millionths().saturating_add(cost));
+        stats.total_tokens_used = stats.total_tokens_used.saturating_add(tokens);
+        *stats.by_event_type.entry(event_type).or_default() += count(records);
+        if let Some(model) = model {
+            *stats.by_model.entry(model).or_default() += count(records);
+        }
+    }
+}
+
 #[async_trait]
 impl UsageRepository for DieselUsage {
     async fn insert(&self, record: &NewUsageRecord) -> DomainResult<UsageRecord> {
         let row = NewUsageRow::new(record)?;
         self.db
-            .run(move |conn| insert_one(conn, &row).map_err(errors::db)?.into_record())
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let stored = insert_one(conn, &row)?;
+                    add_to_hourly(conn, std::slice::from_ref(&row))?;
+                    Ok::<_, diesel::result::Error>(stored)
+                })
+                .map_err(errors::db)?
+                .into_record()
+            })
             .await
     }
 
@@ -172,21 +351,23 @@ impl UsageRepository for DieselUsage {
             .collect::<DomainResult<Vec<_>>>()?;
         self.db
             .run(move |conn| {
-                // PostgreSQL takes the batch as one multi-row INSERT: one round trip instead of a
-                // thousand, and atomic on its own. Diesel cannot build that statement for SQLite
-                // through the common connection type; there, one transaction of single-row inserts
-                // costs no round trips (the database is in process).
-                let stored = match conn {
-                    crate::DbConnection::Pg(pg) => diesel::insert_into(usage_records::table)
-                        .values(&rows)
-                        .returning(usage_records::all_columns)
-                        .get_results::<UsageRow>(pg),
-                    sqlite => write_transaction(sqlite, |conn| {
-                        rows.iter()
-                            .map(|row| insert_one(conn, row))
-                            .collect::<QueryResult<Vec<_>>>()
-                    }),
-                }
+                let stored = write_transaction(conn, |conn| {
+                    // PostgreSQL takes the batch as one multi-row INSERT: one round trip instead of
+                    // a thousand. Diesel cannot build that statement for SQLite through the common
+                    // connection type; there, single-row inserts cost no round trips (in process).
+                    let stored = match &mut *conn {
+                        crate::DbConnection::Pg(pg) => diesel::insert_into(usage_records::table)
+                            .values(&rows)
+                            .returning(usage_records::all_columns)
+                            .get_results::<UsageRow>(pg)?,
+                        sqlite => rows
+                            .iter()
+                            .map(|row| insert_one(sqlite, row))
+                            .collect::<QueryResult<Vec<_>>>()?,
+                    };
+                    add_to_hourly(conn, &rows)?;
+                    Ok::<_, diesel::result::Error>(stored)
+                })
                 .map_err(errors::db)?;
                 stored.into_iter().map(UsageRow::into_record).collect()
             })
@@ -236,47 +417,28 @@ impl UsageRepository for DieselUsage {
         let (start, end) = bounds(range);
         self.db
             .run(move |conn| {
-                let mine = || {
-                    usage_records::table
-                        .filter(usage_records::user_id.eq(user_id.to_string()))
-                        .filter(usage_records::created_at.between(start, end))
-                };
+                let user = user_id.to_string();
+                let mut stats = UsageStats::default();
                 conn.transaction(|conn| {
-                    // PostgreSQL sums BIGINT into NUMERIC, which one query for both backends cannot
-                    // read; the cast brings it back to BIGINT (exact: millionths are integers).
-                    let (records, credits, cost, tokens) = mine()
-                        .select(sql::<(BigInt, BigInt, BigInt, BigInt)>(
-                            "COUNT(*), CAST(COALESCE(SUM(credits_charged), 0) AS BIGINT), \
-                             CAST(COALESCE(SUM(cost_usd), 0) AS BIGINT), \
-                             CAST(COALESCE(SUM(tokens_used), 0) AS BIGINT)",
-                        ))
-                        .get_result::<(i64, i64, i64, i64)>(conn)?;
-                    let by_event_type: Vec<(String, i64)> = mine()
-                        .group_by(usage_records::event_type)
-                        .select((usage_records::event_type, count_star()))
-                        .load(conn)?;
-                    let by_model: Vec<(Option<String>, i64)> = mine()
-                        .filter(usage_records::model_name.is_not_null())
-                        .group_by(usage_records::model_name)
-                        .select((usage_records::model_name, count_star()))
-                        .load(conn)?;
-                    let count = |n: i64| u64::try_from(n).unwrap_or(0);
-                    Ok::<_, diesel::result::Error>(UsageStats {
-                        total_records: count(records),
-                        total_credits_charged: Credits::from_millionths(credits),
-                        total_cost_usd: Credits::from_millionths(cost),
-                        total_tokens_used: tokens,
-                        by_event_type: by_event_type
-                            .into_iter()
-                            .map(|(k, n)| (k, count(n)))
-                            .collect::<BTreeMap<_, _>>(),
-                        by_model: by_model
-                            .into_iter()
-                            .filter_map(|(k, n)| Some((k?, count(n))))
-                            .collect(),
-                    })
+                    let (lo, hi) = whole_hours(range, start, end);
+                    if lo < hi {
+                        fold(&mut stats, hourly_groups(conn, &user, lo, hi)?);
+                        if range.start.is_some() {
+                            fold(
+                                &mut stats,
+                                raw_groups(conn, &user, start, lo - MICROSECOND)?,
+                            );
+                        }
+                        if range.end.is_some() {
+                            fold(&mut stats, raw_groups(conn, &user, hi, end)?);
+                        }
+                    } else {
+                        fold(&mut stats, raw_groups(conn, &user, start, end)?);
+                    }
+                    Ok::<_, diesel::result::Error>(())
                 })
-                .map_err(errors::db)
+                .map_err(errors::db)?;
+                Ok(stats)
             })
             .await
     }

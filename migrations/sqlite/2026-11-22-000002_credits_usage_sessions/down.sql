@@ -1,3 +1,4 @@
+DROP TABLE usage_hourly;
 DROP TABLE idempotency_keys;
 DROP TABLE session_messages;
 DROP TABLE conversation_sessions;

@@ -96,3 +96,19 @@ CREATE TABLE idempotency_keys (
 );
 
 CREATE INDEX idempotency_keys_expires_idx ON idempotency_keys (expires_at);
+
+-- Usage totals per user, hour, event type and model, written in the same transaction as the records:
+-- stats over a window read the whole hours inside it from here and only its two partial edge hours
+-- from usage_records, so a user with millions of records costs hundreds of rows, not millions.
+CREATE TABLE usage_hourly (
+    user_id         TEXT NOT NULL,
+    hour            TIMESTAMP NOT NULL,
+    event_type      TEXT NOT NULL,
+    -- '' for records without a model (a model name is never empty).
+    model_name      TEXT NOT NULL,
+    records         BIGINT NOT NULL,
+    credits_charged BIGINT NOT NULL,
+    cost_usd        BIGINT NOT NULL,
+    tokens_used     BIGINT NOT NULL,
+    PRIMARY KEY (user_id, hour, event_type, model_name)
+);

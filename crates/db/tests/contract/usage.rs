@@ -15,6 +15,7 @@ contract!(
     a_batch_is_stored_in_order_or_not_at_all,
     history_is_newest_first_within_an_inclusive_window,
     stats_sum_exactly_within_the_window,
+    stats_agree_with_the_records_for_any_window,
 );
 
 fn event(kind: &str, credits_micros: i64, model: Option<&str>) -> UsageEvent {
@@ -193,4 +194,82 @@ async fn stats_sum_exactly_within_the_window(db: Database) {
         repo.stats(alice.id, before).await.expect("stats"),
         Default::default()
     );
+}
+
+/// Stats read whole hours from totals and the edges from records: whatever the window, they must equal
+/// the sums over the records it holds.
+async fn stats_agree_with_the_records_for_any_window(db: Database) {
+    use chrono::{DurationRound, TimeDelta};
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let repo = DieselUsage::new(db);
+    let hour0 = (now() - Duration::hours(6))
+        .duration_trunc(TimeDelta::hours(1))
+        .expect("hour");
+    let kinds = ["ai_chat", "api_call", "memory"];
+    let models = [Some("gpt-4"), None, Some("claude")];
+    let mut all = Vec::new();
+    for k in 0..16i64 {
+        let at = hour0 + Duration::minutes(17 * k) + Duration::microseconds(k);
+        let e = event(
+            kinds[(k % 3) as usize],
+            1_000 * (k + 1),
+            models[(k % 3) as usize],
+        );
+        all.push(record(&alice, e, at));
+    }
+    // Singles and a batch: both paths keep the totals.
+    for r in &all[..6] {
+        repo.insert(r).await.expect("insert");
+    }
+    repo.insert_batch(&all[6..]).await.expect("batch");
+    let h = |n: i64| hour0 + Duration::hours(n);
+    let windows = [
+        (None, None),
+        (Some(h(1)), None),
+        (None, Some(h(2))),
+        (Some(h(1)), Some(h(3))),
+        (
+            Some(h(1) + Duration::minutes(1)),
+            Some(h(3) - Duration::microseconds(1)),
+        ),
+        (
+            Some(h(0) + Duration::minutes(20)),
+            Some(h(0) + Duration::minutes(40)),
+        ),
+        (Some(all[3].created_at), Some(all[3].created_at)),
+        (Some(all[2].created_at), Some(all[9].created_at)),
+        (Some(h(10)), None),
+    ];
+    for (start, end) in windows {
+        let range = DateRange { start, end };
+        let inside: Vec<_> = all
+            .iter()
+            .filter(|r| {
+                start.is_none_or(|s| r.created_at >= s) && end.is_none_or(|e| r.created_at <= e)
+            })
+            .collect();
+        let mut expected = user_service_domain::model::UsageStats::default();
+        for r in &inside {
+            expected.total_records += 1;
+            expected.total_credits_charged = Credits::from_millionths(
+                expected.total_credits_charged.millionths() + r.event.credits_charged.millionths(),
+            );
+            expected.total_cost_usd = Credits::from_millionths(
+                expected.total_cost_usd.millionths() + r.event.cost_usd.millionths(),
+            );
+            expected.total_tokens_used += r.event.tokens_used;
+            *expected
+                .by_event_type
+                .entry(r.event.event_type.clone())
+                .or_default() += 1;
+            if let Some(m) = &r.event.model_name {
+                *expected.by_model.entry(m.clone()).or_default() += 1;
+            }
+        }
+        assert_eq!(
+            repo.stats(alice.id, range).await.expect("stats"),
+            expected,
+            "{range:?}"
+        );
+    }
 }
