@@ -389,7 +389,33 @@ async fn consumes_are_counted_in_metrics(h: Harness) {
     assert!(text.contains("credits_consumed_total 2.5"), "{text}");
 }
 
+async fn the_openapi_document_lists_every_new_route(h: Harness) {
+    let r = h
+        .send(actix_web::test::TestRequest::get().uri("/openapi.json"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    for (path, method) in [
+        ("/api/v1/users/{user_id}/credits/consume", "post"),
+        ("/api/v1/users/{user_id}/credits/recharge", "post"),
+        ("/api/v1/users/{user_id}/credits/balance", "get"),
+        ("/api/v1/users/{user_id}/credits/transactions", "get"),
+        ("/api/v1/users/{user_id}/usage", "post"),
+        ("/api/v1/users/{user_id}/usage", "get"),
+        ("/api/v1/users/{user_id}/usage/batch", "post"),
+        ("/api/v1/users/{user_id}/usage/stats", "get"),
+        ("/api/v1/users/{user_id}/sessions", "post"),
+        ("/api/v1/users/{user_id}/sessions", "get"),
+        ("/api/v1/sessions/{session_id}", "get"),
+        ("/api/v1/sessions/{session_id}/status", "put"),
+        ("/api/v1/sessions/{session_id}/messages", "post"),
+        ("/api/v1/sessions/{session_id}/messages", "get"),
+    ] {
+        assert!(r.body["paths"][path][method].is_object(), "{method} {path}");
+    }
+}
+
 on_both!(
+    the_openapi_document_lists_every_new_route,
     consume_recharge_and_balance_print_exact_money,
     insufficient_credits_is_400_and_changes_nothing,
     amounts_are_validated,
