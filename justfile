@@ -22,3 +22,7 @@ bench:
 # Admin API benchmark (search, list, rate limiter cost); see bench/admin.sh for its knobs.
 bench-admin:
     bash bench/admin.sh
+
+# The ledger and usage hot paths only (see bench/credits.sh for its knobs).
+bench-credits:
+    bash bench/credits.sh

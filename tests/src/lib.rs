@@ -139,6 +139,11 @@ impl Server {
         read(res).await
     }
 
+    /// The server's process id, to signal it while requests are in flight.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server is running")
+    }
+
     /// SIGKILL: no chance to flush or finish anything.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("kill server");

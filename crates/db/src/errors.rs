@@ -50,6 +50,15 @@ pub(crate) fn conflict(err: &Error) -> Option<Conflict> {
     })
 }
 
+/// Any unique violation, whichever index it was: for tables with a single unique constraint that
+/// can be hit by the insert at hand.
+pub(crate) fn is_unique_violation(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
 fn is_foreign_key_violation(err: &Error) -> bool {
     matches!(
         err,

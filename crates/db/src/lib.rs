@@ -7,19 +7,27 @@
 mod connection;
 mod database;
 mod errors;
+mod idempotency;
+mod ledger;
 mod migrations;
 mod models;
 mod namespaces;
 mod refresh_tokens;
 pub mod schema;
+mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod usage;
 mod user_search;
 mod users;
 
 pub use connection::{DbConnection, write_transaction};
 pub use database::{Backend, Database, PoolStatus};
 pub use errors::DbError;
+pub use idempotency::DieselIdempotencyStore;
+pub use ledger::DieselCreditLedger;
 pub use namespaces::DieselNamespaces;
 pub use refresh_tokens::DieselRefreshTokens;
+pub use sessions::DieselSessions;
+pub use usage::DieselUsage;
 pub use users::DieselUsers;

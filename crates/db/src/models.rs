@@ -23,15 +23,18 @@ pub(crate) fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
-fn parse_uuid(column: &'static str, raw: &str) -> DomainResult<Uuid> {
+pub(crate) fn parse_uuid(column: &'static str, raw: &str) -> DomainResult<Uuid> {
     Uuid::parse_str(raw).map_err(|e| errors::corrupt(column, e))
 }
 
-fn to_json(column: &'static str, value: &impl serde::Serialize) -> DomainResult<String> {
+pub(crate) fn to_json(column: &'static str, value: &impl serde::Serialize) -> DomainResult<String> {
     serde_json::to_string(value).map_err(|e| errors::corrupt(column, e))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(column: &'static str, raw: &str) -> DomainResult<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    raw: &str,
+) -> DomainResult<T> {
     serde_json::from_str(raw).map_err(|e| errors::corrupt(column, e))
 }
 

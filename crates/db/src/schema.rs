@@ -51,7 +51,120 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    credit_balances (user_id) {
+        user_id -> Text,
+        namespace -> Text,
+        balance -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    credit_transactions (id) {
+        id -> BigInt,
+        transaction_id -> Text,
+        user_id -> Text,
+        namespace -> Text,
+        transaction_type -> Text,
+        amount -> BigInt,
+        balance_before -> BigInt,
+        balance_after -> BigInt,
+        description -> Nullable<Text>,
+        reference_id -> Nullable<Text>,
+        usage_record_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_records (id) {
+        id -> BigInt,
+        user_id -> Text,
+        namespace -> Text,
+        session_id -> Nullable<Text>,
+        endpoint -> Nullable<Text>,
+        event_type -> Text,
+        credits_charged -> BigInt,
+        cost_usd -> BigInt,
+        tokens_used -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        model_name -> Nullable<Text>,
+        provider -> Nullable<Text>,
+        tool_name -> Nullable<Text>,
+        operation_name -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_hourly (user_id, hour, event_type, model_name) {
+        user_id -> Text,
+        hour -> Timestamp,
+        event_type -> Text,
+        model_name -> Text,
+        records -> BigInt,
+        credits_charged -> BigInt,
+        cost_usd -> BigInt,
+        tokens_used -> BigInt,
+    }
+}
+
+diesel::table! {
+    conversation_sessions (id) {
+        id -> BigInt,
+        session_id -> Text,
+        user_id -> Text,
+        namespace -> Text,
+        title -> Nullable<Text>,
+        metadata -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    session_messages (id) {
+        id -> BigInt,
+        session_id -> Text,
+        role -> Text,
+        content -> Text,
+        message_type -> Nullable<Text>,
+        tokens_used -> BigInt,
+        cost_usd -> BigInt,
+        metadata -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (namespace, idempotency_key) {
+        namespace -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_type -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> namespaces (namespace));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(namespaces, users, refresh_tokens);
+diesel::allow_tables_to_appear_in_same_query!(
+    namespaces,
+    users,
+    refresh_tokens,
+    credit_balances,
+    credit_transactions,
+    usage_records,
+    usage_hourly,
+    conversation_sessions,
+    session_messages,
+    idempotency_keys,
+);

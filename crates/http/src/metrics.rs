@@ -7,9 +7,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use user_service_db::Database;
+use user_service_domain::model::Credits;
 
 use crate::state::AppState;
 
@@ -18,6 +20,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     logins: IntCounterVec,
+    credits_consumed: Counter,
     pool: IntGaugeVec,
     db: Database,
 }
@@ -49,6 +52,11 @@ impl Metrics {
             &["result"],
         )
         .expect("static metric definition is valid");
+        let credits_consumed = Counter::new(
+            "credits_consumed_total",
+            "Credits taken from balances by successful consumes",
+        )
+        .expect("static metric definition is valid");
         let pool = IntGaugeVec::new(
             Opts::new("db_pool_connections", "Database pool connections by state"),
             &["state"],
@@ -58,6 +66,7 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(logins.clone()),
+            Box::new(credits_consumed.clone()),
             Box::new(pool.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -67,6 +76,7 @@ impl Metrics {
             requests,
             latency,
             logins,
+            credits_consumed,
             pool,
             db,
         }
@@ -76,6 +86,13 @@ impl Metrics {
         self.logins
             .with_label_values(&[if success { "success" } else { "failure" }])
             .inc();
+    }
+
+    /// A successful consume. Prometheus counters are floats; millionths keep their value exactly up
+    /// to 2^53 of them, far beyond what one process counts between scrapes.
+    pub fn credits_consumed(&self, amount: Credits) {
+        self.credits_consumed
+            .inc_by(amount.millionths() as f64 / Credits::SCALE as f64);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, me, namespaces, ops, users};
+use crate::routes::{auth, credits, me, namespaces, ops, sessions, usage, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,9 +18,14 @@ use crate::routes::{auth, me, namespaces, ops, users};
         me::get_me, me::update_me, me::delete_me,
         ops::health, ops::ready, ops::metrics,
         users::create, users::list, users::search, users::get, users::update, users::delete, users::restore,
+        credits::consume, credits::recharge, credits::balance, credits::transactions,
+        usage::record, usage::record_batch, usage::history, usage::stats,
+        sessions::create, sessions::list, sessions::get, sessions::set_status, sessions::add_message,
+        sessions::messages,
     ),
     modifiers(&Security),
-    tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "admin"), (name = "operations"))
+    tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "admin"), (name = "operations"),
+         (name = "credits"), (name = "usage"), (name = "sessions"))
 )]
 pub struct ApiDoc;
 

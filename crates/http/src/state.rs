@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
-use user_service_db::{Database, DieselNamespaces, DieselRefreshTokens, DieselUsers};
+use user_service_db::{
+    Database, DieselCreditLedger, DieselIdempotencyStore, DieselNamespaces, DieselRefreshTokens,
+    DieselSessions, DieselUsage, DieselUsers,
+};
 use user_service_domain::ports::{Clock, IdGenerator, SystemClock, SystemIds};
 use user_service_domain::services::{
-    AdminService, AuthPolicy, AuthService, LoginThrottle, NamespaceService, ProfileService,
-    ThrottlePolicy,
+    AdminService, AuthPolicy, AuthService, CreditService, IdempotencyService, LoginThrottle,
+    NamespaceService, ProfileService, SessionService, ThrottlePolicy, UsageService,
 };
 use user_service_domain::tokens::AccessTokens;
 
@@ -21,6 +24,10 @@ pub struct AppState {
     pub namespaces: Arc<NamespaceService>,
     pub profiles: Arc<ProfileService>,
     pub admin: Arc<AdminService>,
+    pub credits: Arc<CreditService>,
+    pub usage: Arc<UsageService>,
+    pub sessions: Arc<SessionService>,
+    pub idempotency: Arc<IdempotencyService>,
     pub db: Database,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
@@ -98,7 +105,33 @@ impl AppState {
         } else {
             (None, None)
         };
+        let credits = CreditService::new(
+            users.clone(),
+            Arc::new(DieselCreditLedger::new(db.clone())),
+            clock.clone(),
+            ids.clone(),
+        );
+        let usage = UsageService::new(
+            users.clone(),
+            Arc::new(DieselUsage::new(db.clone())),
+            clock.clone(),
+        );
+        let sessions = SessionService::new(
+            users.clone(),
+            Arc::new(DieselSessions::new(db.clone())),
+            clock.clone(),
+            ids.clone(),
+        );
+        let idempotency = IdempotencyService::new(
+            Arc::new(DieselIdempotencyStore::new(db.clone())),
+            clock.clone(),
+            settings.idempotency.ttl_secs,
+        );
         Ok(Self {
+            credits: Arc::new(credits),
+            usage: Arc::new(usage),
+            sessions: Arc::new(sessions),
+            idempotency: Arc::new(idempotency),
             auth: Arc::new(auth),
             namespaces: Arc::new(NamespaceService::new(
                 namespaces,

@@ -5,8 +5,12 @@
 mod support;
 
 mod database;
+mod idempotency;
+mod ledger;
 mod namespaces;
 mod refresh_tokens;
+mod sessions;
+mod usage;
 mod user_admin;
 mod user_search;
 mod users;

@@ -1,21 +1,36 @@
 //! Entities and the value types that can only be built valid.
 
 pub mod credits;
+pub mod idempotency;
+pub mod json_object;
+pub mod ledger;
 pub mod namespace;
 pub mod page;
 pub mod principal;
 pub mod profile;
 pub mod search;
+pub mod session;
 pub mod token;
+pub mod usage;
 pub mod user;
 pub mod values;
 
 pub use credits::Credits;
+pub use idempotency::{Claim, IdempotencyKey, IdempotencyRecord, StoredResponse};
+pub use json_object::JsonObject;
+pub use ledger::{
+    ConsumeCredits, CreditTransaction, NewTransaction, RechargeCredits, TransactionType,
+};
 pub use namespace::{Namespace, NamespaceSlug};
 pub use page::{PageRequest, Paged};
 pub use principal::{Credentials, Principal};
 pub use profile::{Change, ExtraChange, ProfileChanges, ProfileInput};
 pub use search::{SearchQuery, SearchTerm};
+pub use session::{
+    MessageDraft, MessageInput, MessageRole, NewSession, Session, SessionDraft, SessionInput,
+    SessionMessage, SessionStatus,
+};
 pub use token::{AccessClaims, RefreshToken, TokenPair};
+pub use usage::{DateRange, NewUsageRecord, UsageEvent, UsageInput, UsageRecord, UsageStats};
 pub use user::{Role, User};
 pub use values::{Checks, Email, Extra, FullName, Password, PersonName, Phone, Username};

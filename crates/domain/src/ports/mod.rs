@@ -2,21 +2,33 @@
 //! mocks of every port are exported behind the `mock` feature.
 
 mod clock;
+mod idempotency;
+mod ledger;
 mod namespaces;
 mod passwords;
 mod rate_limits;
 mod refresh_tokens;
+mod sessions;
+mod usage;
 mod users;
 
 pub use clock::{Clock, IdGenerator, SystemClock, SystemIds};
+pub use idempotency::IdempotencyStore;
+pub use ledger::CreditLedger;
 pub use namespaces::NamespaceRepository;
 pub use passwords::PasswordHasher;
 pub use rate_limits::{RateLimitStore, WindowCount};
 pub use refresh_tokens::RefreshTokenRepository;
+pub use sessions::SessionRepository;
+pub use usage::UsageRepository;
 pub use users::{LoginName, UserFilter, UserRepository};
 
 #[cfg(any(test, feature = "mock"))]
 pub use clock::{MockClock, MockIdGenerator};
+#[cfg(any(test, feature = "mock"))]
+pub use idempotency::MockIdempotencyStore;
+#[cfg(any(test, feature = "mock"))]
+pub use ledger::MockCreditLedger;
 #[cfg(any(test, feature = "mock"))]
 pub use namespaces::MockNamespaceRepository;
 #[cfg(any(test, feature = "mock"))]
@@ -25,5 +37,9 @@ pub use passwords::MockPasswordHasher;
 pub use rate_limits::MockRateLimitStore;
 #[cfg(any(test, feature = "mock"))]
 pub use refresh_tokens::MockRefreshTokenRepository;
+#[cfg(any(test, feature = "mock"))]
+pub use sessions::MockSessionRepository;
+#[cfg(any(test, feature = "mock"))]
+pub use usage::MockUsageRepository;
 #[cfg(any(test, feature = "mock"))]
 pub use users::MockUserRepository;

@@ -1,28 +1,47 @@
 //! One service per capability. Each holds the ports it needs and enforces every rule of the contract
 //! that is not pure HTTP.
 
+pub mod access;
 mod admin;
 mod auth;
+mod credits;
+mod idempotency;
 mod login_throttle;
 mod namespaces;
 mod profile;
+mod sessions;
+mod usage;
 
 pub use admin::{AdminService, NewUser, UserUpdate, managed_namespace};
 pub use auth::{AuthPolicy, AuthService, Registration, new_user};
+pub use credits::CreditService;
+pub use idempotency::{Begin, IdempotencyService, fingerprint};
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use namespaces::{NamespaceService, NewNamespace};
 pub use profile::ProfileService;
+pub use sessions::SessionService;
+pub use usage::UsageService;
 
 #[cfg(test)]
 mod test_support;
 
 #[cfg(test)]
+mod access_tests;
+#[cfg(test)]
 mod admin_tests;
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod credits_tests;
+#[cfg(test)]
+mod idempotency_tests;
 #[cfg(test)]
 mod login_throttle_tests;
 #[cfg(test)]
 mod namespaces_tests;
 #[cfg(test)]
 mod profile_tests;
+#[cfg(test)]
+mod sessions_tests;
+#[cfg(test)]
+mod usage_tests;

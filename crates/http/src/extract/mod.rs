@@ -1,9 +1,11 @@
 //! Request extractors whose rejections use the contract's error shape.
 
+mod authenticated;
 mod body;
 mod page;
 mod principal;
 
+pub use authenticated::Authenticated;
 pub use body::{JSON_LIMIT_BYTES, json_config, path_config, query_config};
 pub use page::PageQuery;
 pub use principal::{Caller, CurrentUser};

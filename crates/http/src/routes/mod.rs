@@ -2,9 +2,12 @@
 //! method, render.
 
 pub mod auth;
+pub mod credits;
 pub mod me;
 pub mod namespaces;
 pub mod ops;
+pub mod sessions;
+pub mod usage;
 pub mod users;
 
 use actix_web::web;
@@ -21,4 +24,7 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
     // `/users/me` (integration) is registered before the admin `/users/{id}`.
     integration(cfg);
     users::routes(cfg);
+    credits::routes(cfg);
+    usage::routes(cfg);
+    sessions::routes(cfg);
 }

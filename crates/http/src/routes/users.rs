@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use user_service_domain::DomainError;
@@ -15,13 +16,15 @@ use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, PageQuery};
+use crate::idempotency;
 use crate::render::{self, ListPage, UserView};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // `POST /users` stays one resource of its own so the idempotency layer can wrap it alone.
+    // The idempotency layer claims only POSTs, so the listing GET beside it passes through.
     cfg.service(
         web::resource("/users")
+            .wrap(from_fn(idempotency::middleware))
             .route(web::get().to(list))
             .route(web::post().to(create)),
     )

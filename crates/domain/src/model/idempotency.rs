@@ -1,0 +1,53 @@
+//! Idempotency keys: the first response to a keyed request, kept so that a retry replays it.
+
+use chrono::{DateTime, Utc};
+
+/// A key as the client sent it: 1-255 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let n = raw.chars().count();
+        if n == 0 || n > IDEMPOTENCY_KEY_MAX {
+            Err(format!("must be 1-{IDEMPOTENCY_KEY_MAX} characters"))
+        } else {
+            Ok(Self(raw.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The response stored for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// A key's record: who claimed it with which request, and the response once there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub namespace: String,
+    pub key: String,
+    pub request_hash: String,
+    /// `None` while the first request is still running.
+    pub response: Option<StoredResponse>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What claiming a key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was free (or expired): this request owns it now.
+    Claimed,
+    /// Someone holds the key; this is its live record.
+    Taken(IdempotencyRecord),
+}

@@ -1,0 +1,202 @@
+//! Usage records: metered events of a user (AI calls, API calls, storage), and their statistics.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::json_object::JsonObject;
+use super::{Checks, Credits};
+use crate::error::DomainResult;
+
+/// A usage event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRecord {
+    pub id: i64,
+    pub user_id: Uuid,
+    pub namespace: String,
+    pub event: UsageEvent,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a client reports about one event, validated.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UsageEvent {
+    pub session_id: Option<String>,
+    pub endpoint: Option<String>,
+    pub event_type: String,
+    pub credits_charged: Credits,
+    pub cost_usd: Credits,
+    pub tokens_used: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub model_name: Option<String>,
+    pub provider: Option<String>,
+    pub tool_name: Option<String>,
+    pub operation_name: Option<String>,
+    pub metadata: Option<JsonObject>,
+}
+
+/// A record to store; the storage assigns `id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUsageRecord {
+    pub user_id: Uuid,
+    pub namespace: String,
+    pub event: UsageEvent,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The most records one batch may carry; more is refused whole.
+pub const BATCH_MAX: usize = 1000;
+
+/// An inclusive time window; either end may be open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DateRange {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl DateRange {
+    pub fn new(
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+    ) -> Result<Self, (&'static str, String)> {
+        if let (Some(s), Some(e)) = (start, end)
+            && s > e
+        {
+            return Err(("start_date", "must not be after end_date".into()));
+        }
+        Ok(Self { start, end })
+    }
+}
+
+/// Totals of a user's usage within a window.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UsageStats {
+    pub total_records: u64,
+    pub total_credits_charged: Credits,
+    pub total_cost_usd: Credits,
+    pub total_tokens_used: i64,
+    pub by_event_type: BTreeMap<String, u64>,
+    pub by_model: BTreeMap<String, u64>,
+}
+
+/// One event as a client sent it, before validation. Money was already read exactly (rounded to 6
+/// places) by `Credits`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UsageInput {
+    /// Names the owner; must equal the user of the path when present.
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub endpoint: Option<String>,
+    pub event_type: Option<String>,
+    pub credits_charged: Option<Credits>,
+    pub cost_usd: Option<Credits>,
+    pub tokens_used: Option<i64>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub model_name: Option<String>,
+    pub provider: Option<String>,
+    pub tool_name: Option<String>,
+    pub operation_name: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Short labels (event type, model, provider, ...): at most this many characters.
+pub const LABEL_MAX: usize = 255;
+/// Endpoints are paths or URLs.
+pub const ENDPOINT_MAX: usize = 2048;
+
+fn bounded(max: usize) -> impl Fn(&str) -> Result<String, String> {
+    move |s: &str| {
+        if s.chars().count() > max {
+            Err(format!("must be at most {max} characters"))
+        } else {
+            Ok(s.to_owned())
+        }
+    }
+}
+
+fn label(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    bounded(LABEL_MAX)(s)
+}
+
+impl UsageInput {
+    /// Validates one event of `owner`; `prefix` names the item in a batch (`records[3].`) so a
+    /// client can find its mistake.
+    pub fn validate(self, owner: Uuid, prefix: &str, checks: &mut Checks) -> Option<UsageEvent> {
+        let f = |name: &str| format!("{prefix}{name}");
+        if let Some(named) = &self.user_id
+            && Uuid::parse_str(named).ok() != Some(owner)
+        {
+            checks.push(&f("user_id"), "must equal the user of the path");
+        }
+        let event_type = match self.event_type.as_deref() {
+            Some(t) => checks.check(&f("event_type"), label(t)),
+            None => {
+                checks.push(&f("event_type"), "is required");
+                None
+            }
+        };
+        let session_id = checks.check_opt(&f("session_id"), self.session_id.as_deref(), label);
+        let endpoint = checks.check_opt(
+            &f("endpoint"),
+            self.endpoint.as_deref(),
+            bounded(ENDPOINT_MAX),
+        );
+        let model_name = checks.check_opt(&f("model_name"), self.model_name.as_deref(), label);
+        let provider = checks.check_opt(&f("provider"), self.provider.as_deref(), label);
+        let tool_name = checks.check_opt(&f("tool_name"), self.tool_name.as_deref(), label);
+        let operation_name =
+            checks.check_opt(&f("operation_name"), self.operation_name.as_deref(), label);
+        let mut money = |name: &str, v: Option<Credits>| -> Credits {
+            let v = v.unwrap_or_default();
+            if v < Credits::ZERO || v > Credits::MAX_AMOUNT {
+                checks.push(&f(name), "must be between 0 and 1000000000000");
+            }
+            v
+        };
+        let credits_charged = money("credits_charged", self.credits_charged);
+        let cost_usd = money("cost_usd", self.cost_usd);
+        let mut count = |name: &str, v: Option<i64>| -> i64 {
+            let v = v.unwrap_or(0);
+            if v < 0 {
+                checks.push(&f(name), "must not be negative");
+            }
+            v
+        };
+        let tokens_used = count("tokens_used", self.tokens_used);
+        let prompt_tokens = count("prompt_tokens", self.prompt_tokens);
+        let completion_tokens = count("completion_tokens", self.completion_tokens);
+        let metadata = match self.metadata {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => checks.check(&f("metadata"), JsonObject::parse(v)),
+        };
+        Some(UsageEvent {
+            session_id,
+            endpoint,
+            event_type: event_type?,
+            credits_charged,
+            cost_usd,
+            tokens_used,
+            prompt_tokens,
+            completion_tokens,
+            model_name,
+            provider,
+            tool_name,
+            operation_name,
+            metadata,
+        })
+    }
+
+    /// A single event: every mistake reported at once.
+    pub fn into_event(self, owner: Uuid) -> DomainResult<UsageEvent> {
+        let mut checks = Checks::new();
+        let event = self.validate(owner, "", &mut checks);
+        checks.finish()?;
+        event.ok_or_else(|| crate::error::DomainError::field("event_type", "is required"))
+    }
+}

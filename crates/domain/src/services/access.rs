@@ -1,0 +1,88 @@
+//! The one rule of who may act on a user's credits, usage and sessions (API sections 1.2, 3.2-3.4):
+//! the user itself, an admin user of its namespace, or its namespace's service key. To anyone else —
+//! another namespace, another plain user, the operator — the account does not exist.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::error::{DomainError, DomainResult};
+use crate::model::Principal;
+use crate::ports::UserRepository;
+
+/// How a caller stands to an account it may act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// The account's own user.
+    Owner,
+    /// A service key or an admin user of the account's namespace.
+    Manager,
+}
+
+/// What an operation needs: plain use (read, consume, record) or management (recharge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Use,
+    Manage,
+}
+
+/// How `caller` stands to the account `owner` of `namespace`, or `None` when it must not see it.
+/// Management is checked first, so an admin acting on its own account still manages it.
+pub fn standing(caller: &Principal, namespace: &str, owner: Uuid) -> Option<Standing> {
+    match caller {
+        p if p.manages(namespace) => Some(Standing::Manager),
+        Principal::User(u) if u.namespace == namespace && u.id == owner => Some(Standing::Owner),
+        _ => None,
+    }
+}
+
+/// An account the caller was found allowed to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub user_id: Uuid,
+    pub namespace: String,
+    pub standing: Standing,
+}
+
+/// Applies the rule to a user named by a path: it must exist, be live and belong to the caller's
+/// namespace.
+pub struct AccountAccess {
+    users: Arc<dyn UserRepository>,
+}
+
+impl AccountAccess {
+    pub fn new(users: Arc<dyn UserRepository>) -> Self {
+        Self { users }
+    }
+
+    pub async fn account(
+        &self,
+        caller: &Principal,
+        user_id: Uuid,
+        need: Need,
+    ) -> DomainResult<Account> {
+        let namespace = caller.namespace().ok_or(DomainError::UserNotFound)?;
+        let standing = standing(caller, namespace, user_id).ok_or(DomainError::UserNotFound)?;
+        if need == Need::Manage && standing == Standing::Owner {
+            return Err(DomainError::Forbidden(
+                "only a namespace admin or service key may do this".into(),
+            ));
+        }
+        // An authenticated user is live as stored right now; anyone else's account is looked up.
+        if standing == Standing::Manager {
+            let live = self
+                .users
+                .get(namespace, user_id)
+                .await?
+                .is_some_and(|u| u.deleted_at.is_none());
+            if !live {
+                return Err(DomainError::UserNotFound);
+            }
+        }
+        Ok(Account {
+            user_id,
+            namespace: namespace.to_owned(),
+            standing,
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! The credit ledger's rules: who may consume and recharge, and what a transaction records.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::access::{AccountAccess, Need};
+use crate::error::DomainResult;
+use crate::model::{
+    ConsumeCredits, CreditTransaction, Credits, NewTransaction, PageRequest, Paged, Principal,
+    RechargeCredits, TransactionType,
+};
+use crate::ports::{Clock, CreditLedger, IdGenerator, UserRepository};
+
+pub struct CreditService {
+    access: AccountAccess,
+    ledger: Arc<dyn CreditLedger>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl CreditService {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        ledger: Arc<dyn CreditLedger>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            access: AccountAccess::new(users),
+            ledger,
+            clock,
+            ids,
+        }
+    }
+
+    /// Owner, admin or service; `InsufficientCredits` when the balance does not cover the amount.
+    pub async fn consume(
+        &self,
+        caller: &Principal,
+        user_id: Uuid,
+        cmd: ConsumeCredits,
+    ) -> DomainResult<CreditTransaction> {
+        let account = self.access.account(caller, user_id, Need::Use).await?;
+        let tx = NewTransaction {
+            transaction_id: self.ids.new_id(),
+            user_id,
+            namespace: account.namespace,
+            transaction_type: TransactionType::Consume,
+            amount: cmd.amount,
+            description: cmd.description,
+            reference_id: None,
+            usage_record_id: cmd.usage_record_id,
+            created_at: self.clock.now(),
+        };
+        self.ledger.consume(&tx).await
+    }
+
+    /// Admin or service only (the owner gets `Forbidden`). A reference id already used for this user
+    /// returns the original transaction, whatever the new amount.
+    pub async fn recharge(
+        &self,
+        caller: &Principal,
+        user_id: Uuid,
+        cmd: RechargeCredits,
+    ) -> DomainResult<CreditTransaction> {
+        let account = self.access.account(caller, user_id, Need::Manage).await?;
+        let tx = NewTransaction {
+            transaction_id: self.ids.new_id(),
+            user_id,
+            namespace: account.namespace,
+            transaction_type: TransactionType::Recharge,
+            amount: cmd.amount,
+            description: cmd.description,
+            reference_id: cmd.reference_id,
+            usage_record_id: None,
+            created_at: self.clock.now(),
+        };
+        self.ledger.recharge(&tx).await
+    }
+
+    pub async fn balance(&self, caller: &Principal, user_id: Uuid) -> DomainResult<Credits> {
+        self.access.account(caller, user_id, Need::Use).await?;
+        self.ledger.balance(user_id).await
+    }
+
+    pub async fn transactions(
+        &self,
+        caller: &Principal,
+        user_id: Uuid,
+        kind: Option<TransactionType>,
+        page: PageRequest,
+    ) -> DomainResult<Paged<CreditTransaction>> {
+        self.access.account(caller, user_id, Need::Use).await?;
+        self.ledger.transactions(user_id, kind, page).await
+    }
+}

@@ -1,0 +1,117 @@
+//! `IdempotencyService`: claim, replay, reused, in use, release on a server error, purging.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use super::idempotency::{Begin, IdempotencyService, fingerprint};
+use super::test_support::*;
+use crate::error::DomainError;
+use crate::model::{Claim, IdempotencyKey, IdempotencyRecord, StoredResponse};
+use crate::ports::MockIdempotencyStore;
+
+fn key() -> IdempotencyKey {
+    IdempotencyKey::parse("k-1").expect("valid key")
+}
+
+fn response(status: u16) -> StoredResponse {
+    StoredResponse {
+        status,
+        content_type: Some("application/json".into()),
+        body: b"{}".to_vec(),
+    }
+}
+
+fn taken(hash: &str, response: Option<StoredResponse>) -> Claim {
+    Claim::Taken(IdempotencyRecord {
+        namespace: NS.into(),
+        key: "k-1".into(),
+        request_hash: hash.into(),
+        response,
+        created_at: t0(),
+        expires_at: t0() + Duration::days(1),
+    })
+}
+
+fn service(store: MockIdempotencyStore) -> IdempotencyService {
+    IdempotencyService::new(Arc::new(store), Arc::new(fixed_clock()), 86_400)
+}
+
+fn store_answering(claim: Claim) -> MockIdempotencyStore {
+    let mut store = MockIdempotencyStore::new();
+    store.expect_purge_expired().returning(|_| Ok(0));
+    store
+        .expect_claim()
+        .withf(|ns, k, _, now, exp| {
+            ns == NS && k == "k-1" && *now == t0() && *exp == t0() + Duration::days(1)
+        })
+        .returning(move |_, _, _, _, _| Ok(claim.clone()));
+    store
+}
+
+#[tokio::test]
+async fn the_four_answers_of_begin() {
+    let b = service(store_answering(Claim::Claimed))
+        .begin(NS, &key(), "h")
+        .await;
+    assert_eq!(b.ok(), Some(Begin::Proceed));
+    let b = service(store_answering(taken("h", Some(response(201)))))
+        .begin(NS, &key(), "h")
+        .await;
+    assert_eq!(b.ok(), Some(Begin::Replay(response(201))));
+    let b = service(store_answering(taken("other", Some(response(201)))))
+        .begin(NS, &key(), "h")
+        .await;
+    assert!(matches!(b, Err(DomainError::IdempotencyKeyReused)), "{b:?}");
+    let b = service(store_answering(taken("other", None)))
+        .begin(NS, &key(), "h")
+        .await;
+    assert!(matches!(b, Err(DomainError::IdempotencyKeyReused)), "{b:?}");
+    let b = service(store_answering(taken("h", None)))
+        .begin(NS, &key(), "h")
+        .await;
+    assert!(matches!(b, Err(DomainError::IdempotencyKeyInUse)), "{b:?}");
+}
+
+#[tokio::test]
+async fn finish_keeps_4xx_and_releases_5xx() {
+    let mut store = MockIdempotencyStore::new();
+    store
+        .expect_complete()
+        .withf(|_, _, r| r.status == 400)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    store.expect_release().times(1).returning(|_, _| Ok(()));
+    let s = service(store);
+    s.finish(NS, &key(), &response(400)).await.expect("kept");
+    s.finish(NS, &key(), &response(503))
+        .await
+        .expect("released");
+}
+
+#[tokio::test]
+async fn purging_happens_at_most_once_a_minute_and_never_fails_a_request() {
+    let mut store = MockIdempotencyStore::new();
+    store
+        .expect_purge_expired()
+        .times(1)
+        .returning(|_| Err(DomainError::unexpected("down")));
+    store
+        .expect_claim()
+        .times(3)
+        .returning(|_, _, _, _, _| Ok(Claim::Claimed));
+    let s = service(store);
+    for _ in 0..3 {
+        assert_eq!(s.begin(NS, &key(), "h").await.ok(), Some(Begin::Proceed));
+    }
+}
+
+#[test]
+fn keys_and_fingerprints() {
+    assert!(IdempotencyKey::parse("").is_err());
+    assert!(IdempotencyKey::parse(&"é".repeat(255)).is_ok());
+    assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+    assert_eq!(fingerprint(&[b"a", b"bc"]), fingerprint(&[b"a", b"bc"]));
+    assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
+    assert_eq!(fingerprint(&[]).len(), 64);
+}
