@@ -1,5 +1,6 @@
 //! Entities and the value types that can only be built valid.
 
+pub mod avatar;
 pub mod credits;
 pub mod namespace;
 pub mod page;
@@ -9,6 +10,7 @@ pub mod token;
 pub mod user;
 pub mod values;
 
+pub use avatar::{AvatarKey, ImageFormat};
 pub use credits::Credits;
 pub use namespace::{Namespace, NamespaceSlug};
 pub use page::{PageRequest, Paged};

@@ -3,11 +3,13 @@
 
 mod admin;
 mod auth;
+mod avatars;
 mod namespaces;
 mod profile;
 
 pub use admin::AdminService;
 pub use auth::{AuthPolicy, AuthService, Registration, new_user};
+pub use avatars::AvatarService;
 pub use namespaces::{NamespaceService, NewNamespace};
 pub use profile::ProfileService;
 
@@ -16,6 +18,8 @@ mod test_support;
 
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod avatars_tests;
 #[cfg(test)]
 mod namespaces_tests;
 #[cfg(test)]
