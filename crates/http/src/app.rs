@@ -35,6 +35,7 @@ pub fn build_app(
         // The slot for rate limiting: a middleware wrapping exactly the limited routes goes here.
         .service(web::scope("/api/v1").configure(routes::api_v1))
         .configure(routes::integration)
+        .configure(routes::uploads::routes)
         .default_service(web::to(not_found))
         .wrap(cors)
         .wrap(from_fn(metrics::middleware))

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, me, namespaces, ops};
+use crate::routes::{auth, avatars, me, namespaces, ops, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use crate::routes::{auth, me, namespaces, ops};
         namespaces::create, namespaces::list, namespaces::get, namespaces::rotate_key,
         auth::register, auth::login, auth::refresh, auth::logout, auth::logout_all, auth::change_password,
         me::get_me, me::update_me, me::delete_me,
+        avatars::upload_avatar, avatars::delete_avatar, uploads::get_upload,
         ops::health, ops::ready, ops::metrics,
     ),
     modifiers(&Security),

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use user_service_db::{Database, DieselNamespaces, DieselRefreshTokens, DieselUsers};
 use user_service_domain::ports::{Clock, IdGenerator, SystemClock, SystemIds};
 use user_service_domain::services::{
-    AdminService, AuthPolicy, AuthService, NamespaceService, ProfileService,
+    AdminService, AuthPolicy, AuthService, AvatarService, NamespaceService, ProfileService,
 };
 use user_service_domain::tokens::AccessTokens;
 
-use crate::adapters::BcryptHasher;
+use crate::adapters::{BcryptHasher, BlockingImageProcessor, ImageRules, open_avatar_store};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 
@@ -19,13 +19,14 @@ pub struct AppState {
     pub namespaces: Arc<NamespaceService>,
     pub profiles: Arc<ProfileService>,
     pub admin: Arc<AdminService>,
+    pub avatars: Arc<AvatarService>,
     pub db: Database,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
 }
 
 impl AppState {
-    pub fn build(settings: Settings, db: Database) -> Result<Self, bcrypt::BcryptError> {
+    pub fn build(settings: Settings, db: Database) -> Result<Self, StateError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ids: Arc<dyn IdGenerator> = Arc::new(SystemIds);
         let namespaces = Arc::new(DieselNamespaces::new(db.clone()));
@@ -62,6 +63,19 @@ impl AppState {
             policy,
         );
         let creation_open = settings.operator_key().is_none();
+        let avatars = AvatarService::new(
+            users.clone(),
+            Arc::new(open_avatar_store(&settings.storage)?),
+            Arc::new(BlockingImageProcessor::new(
+                ImageRules {
+                    max_side_px: settings.avatar.max_side_px,
+                    store_side_px: settings.avatar.store_side_px,
+                },
+                num_cpus::get(),
+            )),
+            clock.clone(),
+            ids.clone(),
+        );
         Ok(Self {
             auth: Arc::new(auth),
             namespaces: Arc::new(NamespaceService::new(
@@ -71,10 +85,20 @@ impl AppState {
                 creation_open,
             )),
             admin: Arc::new(AdminService::new(users.clone(), clock.clone())),
+            avatars: Arc::new(avatars),
             profiles: Arc::new(ProfileService::new(users, refresh_tokens, hasher, clock)),
             metrics: Arc::new(Metrics::new(db.clone())),
             db,
             settings: Arc::new(settings),
         })
     }
+}
+
+/// Why the services could not be built from the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("password hasher: {0}")]
+    Hasher(#[from] bcrypt::BcryptError),
+    #[error(transparent)]
+    Storage(#[from] user_service_storage::StorageError),
 }

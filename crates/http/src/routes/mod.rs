@@ -2,9 +2,11 @@
 //! method, render.
 
 pub mod auth;
+pub mod avatars;
 pub mod me;
 pub mod namespaces;
 pub mod ops;
+pub mod uploads;
 
 use actix_web::web;
 
@@ -13,6 +15,7 @@ pub fn integration(cfg: &mut web::ServiceConfig) {
     namespaces::routes(cfg);
     auth::routes(cfg);
     me::routes(cfg);
+    avatars::routes(cfg);
 }
 
 /// Everything under `/api/v1`.
