@@ -21,6 +21,8 @@ pub enum Backend {
 /// A fresh database that outlives the server processes started on it.
 pub struct Store {
     db: TestDatabase,
+    /// The servers' local avatar root, so a test run writes nothing into the source tree.
+    uploads: tempfile::TempDir,
 }
 
 impl Store {
@@ -29,7 +31,8 @@ impl Store {
             Backend::Sqlite => fresh_sqlite().await,
             Backend::Postgres => fresh_postgres().await,
         };
-        Self { db }
+        let uploads = tempfile::tempdir().expect("temp uploads dir");
+        Self { db, uploads }
     }
 
     pub fn url(&self) -> &str {
@@ -38,7 +41,10 @@ impl Store {
 
     /// Starts a server on this store with the test profile and `env` on top.
     pub async fn start(&self, env: &[(&str, &str)]) -> Server {
-        Server::start(self.url(), env).await
+        let root = self.uploads.path().display().to_string();
+        let mut all = vec![("USER_SERVICE__STORAGE__LOCAL_ROOT", root.as_str())];
+        all.extend_from_slice(env);
+        Server::start(self.url(), &all).await
     }
 }
 
@@ -115,6 +121,11 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The server process's id, e.g. to read its memory use from `/proc`.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {

@@ -7,11 +7,11 @@
 use actix_multipart::{Multipart, MultipartError};
 use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use user_service_domain::DomainError;
 
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::CurrentUser;
 use crate::render::{self, UserView};
 use crate::state::AppState;
@@ -44,7 +44,7 @@ pub async fn upload_avatar(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
-    form: Multipart,
+    mut form: Multipart,
 ) -> ApiResult<HttpResponse> {
     let max_bytes = state.settings.avatar.max_bytes;
     // An honest client announcing too much is refused before a single byte of the body is read.
@@ -52,7 +52,11 @@ pub async fn upload_avatar(
     {
         return Err(DomainError::PayloadTooLarge.into());
     }
-    let upload = read_file_field(form, max_bytes).await?;
+    let upload = match read_file_field(&mut form, max_bytes).await {
+        Ok(bytes) => bytes,
+        Err(DomainError::PayloadTooLarge) => return Ok(refuse_and_close(form)),
+        Err(e) => return Err(e.into()),
+    };
     let updated = state.avatars.replace(user.0, upload).await?;
     Ok(render::ok(UserView::from(updated)))
 }
@@ -68,6 +72,22 @@ pub async fn delete_avatar(
     Ok(render::ok(UserView::from(updated)))
 }
 
+/// How long the unread rest of a refused upload is held after the 413 is sent.
+const HOLD_UNREAD_BODY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// 413 for an upload that went past the limit mid-stream. actix reads and discards the rest of a
+/// chunked body whose reader is gone, to keep the connection alive: it would swallow a whole
+/// gigabyte. When the body is still held (unread) as the response goes out, it closes the
+/// connection instead; so the reader is kept alive briefly in a task of its own. It buffers nothing:
+/// an unread body stops the connection from being read at all.
+fn refuse_and_close(form: Multipart) -> HttpResponse {
+    actix_web::rt::spawn(async move {
+        actix_web::rt::time::sleep(HOLD_UNREAD_BODY).await;
+        drop(form);
+    });
+    ApiError(DomainError::PayloadTooLarge).error_response()
+}
+
 fn declared_length(req: &HttpRequest) -> Option<usize> {
     req.headers()
         .get(header::CONTENT_LENGTH)?
@@ -79,7 +99,7 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 
 /// The bytes of the first `file` field, at most `max_bytes` of them. Other fields are read and dropped,
 /// within a small allowance of their own.
-async fn read_file_field(mut form: Multipart, max_bytes: usize) -> Result<Vec<u8>, DomainError> {
+async fn read_file_field(form: &mut Multipart, max_bytes: usize) -> Result<Vec<u8>, DomainError> {
     let mut file: Option<Vec<u8>> = None;
     let mut other_bytes = 0usize;
     while let Some(field) = form.next().await {
