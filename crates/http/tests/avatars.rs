@@ -445,7 +445,39 @@ async fn a_soft_deleted_user_keeps_its_avatar_object(h: Harness) {
     );
 }
 
+async fn racing_uploads_leave_exactly_one_object(h: Harness) {
+    let token = setup(&h).await;
+    let first = upload(&h, &token, "a.png", &images::png(40, 40)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let pictures: Vec<Vec<u8>> = (0..6).map(|i| images::png(50 + i, 30)).collect();
+    let replies =
+        futures_util::future::join_all(pictures.iter().map(|p| upload(&h, &token, "a.png", p)))
+            .await;
+    for r in &replies {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let me = h.get_auth("/users/me", &token).await;
+    let current = me.body["data"]["avatar_url"]
+        .as_str()
+        .expect("an avatar")
+        .to_owned();
+    let user_id = me.body["data"]["id"].as_str().expect("id");
+    let dir = h.uploads.path().join(format!("avatars/shop/{user_id}"));
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the user's avatar folder")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(files.len(), 1, "one object left, not {files:?}");
+    assert!(current.ends_with(&files[0]), "{current} names {files:?}");
+}
+
 on_both!(
+    racing_uploads_leave_exactly_one_object,
     upload_serve_replace_delete,
     formats_are_decided_by_content,
     exif_location_does_not_survive,

@@ -4,6 +4,7 @@
 #[macro_use]
 mod support;
 
+mod avatars;
 mod database;
 mod namespaces;
 mod refresh_tokens;

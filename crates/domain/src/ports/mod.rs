@@ -13,7 +13,7 @@ pub use clock::{Clock, IdGenerator, SystemClock, SystemIds};
 pub use namespaces::NamespaceRepository;
 pub use passwords::PasswordHasher;
 pub use refresh_tokens::RefreshTokenRepository;
-pub use users::{LoginName, UserRepository};
+pub use users::{AvatarRef, LoginName, UserRepository};
 
 #[cfg(any(test, feature = "mock"))]
 pub use avatars::{MockAvatarStore, MockImageProcessor};
