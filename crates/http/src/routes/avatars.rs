@@ -48,11 +48,14 @@ pub async fn upload_avatar(
 ) -> ApiResult<HttpResponse> {
     let max_bytes = state.settings.avatar.max_bytes;
     // An honest client announcing too much is refused before a single byte of the body is read.
-    if declared_length(&req).is_some_and(|len| len > max_bytes.saturating_add(FORM_OVERHEAD_BYTES))
-    {
+    let declared = declared_length(&req);
+    if declared.is_some_and(|len| len > max_bytes.saturating_add(FORM_OVERHEAD_BYTES)) {
         return Err(DomainError::PayloadTooLarge.into());
     }
-    let upload = match read_file_field(&mut form, max_bytes).await {
+    // Sized once from the announced length (never above the limit), so the buffer does not double
+    // its way up to twice the file's size.
+    let capacity = declared.unwrap_or(0).min(max_bytes);
+    let upload = match read_file_field(&mut form, max_bytes, capacity).await {
         Ok(bytes) => bytes,
         Err(DomainError::PayloadTooLarge) => return Ok(refuse_and_close(form)),
         Err(e) => return Err(e.into()),
@@ -99,13 +102,21 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 
 /// The bytes of the first `file` field, at most `max_bytes` of them. Other fields are read and dropped,
 /// within a small allowance of their own.
-async fn read_file_field(form: &mut Multipart, max_bytes: usize) -> Result<Vec<u8>, DomainError> {
+async fn read_file_field(
+    form: &mut Multipart,
+    max_bytes: usize,
+    capacity: usize,
+) -> Result<Vec<u8>, DomainError> {
     let mut file: Option<Vec<u8>> = None;
     let mut other_bytes = 0usize;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(multipart_error)?;
         let is_file = file.is_none() && field.name() == Some("file");
-        let mut buf = Vec::new();
+        let mut buf = if is_file {
+            Vec::with_capacity(capacity)
+        } else {
+            Vec::new()
+        };
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(multipart_error)?;
             if is_file {
