@@ -18,3 +18,7 @@ fmt:
 # Load benchmark of the hot paths on SQLite and PostgreSQL; writes bench/results/ (see docs/BENCHMARKS.md).
 bench:
     bash bench/run.sh
+
+# Admin API benchmark (search, list, rate limiter cost); see bench/admin.sh for its knobs.
+bench-admin:
+    bash bench/admin.sh

@@ -14,6 +14,7 @@ mod refresh_tokens;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod user_search;
 mod users;
 
 pub use connection::{DbConnection, write_transaction};

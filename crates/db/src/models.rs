@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use user_service_domain::error::DomainResult;
+use user_service_domain::model::search::document;
 use user_service_domain::model::{Namespace, RefreshToken, User};
 use uuid::Uuid;
 
@@ -91,6 +92,7 @@ pub(crate) struct UserRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
+    pub search_text: String,
 }
 
 impl UserRow {
@@ -116,6 +118,7 @@ impl UserRow {
             created_at: to_db_time(user.created_at),
             updated_at: to_db_time(user.updated_at),
             deleted_at: user.deleted_at.map(to_db_time),
+            search_text: document(user),
         })
     }
 
@@ -161,6 +164,7 @@ pub(crate) struct ProfileChangeset {
     pub roles: String,
     pub is_active: bool,
     pub updated_at: NaiveDateTime,
+    pub search_text: String,
 }
 
 impl ProfileChangeset {
@@ -178,6 +182,7 @@ impl ProfileChangeset {
             roles: to_json("users.roles", &user.roles)?,
             is_active: user.is_active,
             updated_at: to_db_time(user.updated_at),
+            search_text: document(user),
         })
     }
 }

@@ -33,6 +33,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        /// The domain's normalised search document (`model::search::document`).
+        search_text -> Text,
     }
 }
 

@@ -6,14 +6,15 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use user_service_domain::DomainError;
 use user_service_domain::error::DomainResult;
-use user_service_domain::model::User;
-use user_service_domain::ports::{AvatarRef, LoginName, UserRepository};
+use user_service_domain::model::{PageRequest, Paged, SearchQuery, User};
+use user_service_domain::ports::{AvatarRef, LoginName, UserFilter, UserRepository};
 use uuid::Uuid;
 
 use crate::database::Database;
 use crate::errors;
 use crate::models::{ProfileChangeset, UserRow, to_db_time};
 use crate::schema::users;
+use crate::user_search::search_ids;
 
 #[derive(Debug, Clone)]
 pub struct DieselUsers {
@@ -226,6 +227,120 @@ impl UserRepository for DieselUsers {
                 .execute(conn)
                 .map_err(errors::db)?;
                 Ok(changed == 1)
+            })
+            .await
+    }
+
+    async fn restore(&self, namespace: &str, id: Uuid, now: DateTime<Utc>) -> DomainResult<bool> {
+        let namespace = namespace.to_owned();
+        let now = to_db_time(now);
+        self.db
+            .run(move |conn| {
+                let target = users::table
+                    .filter(users::namespace.eq(&namespace))
+                    .filter(users::id.eq(id.to_string()))
+                    .filter(users::deleted_at.is_not_null());
+                let Some(username) = target
+                    .clone()
+                    .select(users::username)
+                    .first::<String>(conn)
+                    .optional()
+                    .map_err(errors::db)?
+                else {
+                    return Ok(false);
+                };
+                // No check beforehand: the partial unique indexes refuse the row if its username or
+                // email is live again, even when another request takes it at this very moment.
+                let changed = diesel::update(target)
+                    .set((
+                        users::deleted_at.eq(None::<chrono::NaiveDateTime>),
+                        users::is_active.eq(true),
+                        users::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .map_err(|e| errors::user_write(e, &namespace, &username))?;
+                Ok(changed == 1)
+            })
+            .await
+    }
+
+    async fn list(
+        &self,
+        namespace: &str,
+        filter: &UserFilter,
+        page: PageRequest,
+    ) -> DomainResult<Paged<User>> {
+        let namespace = namespace.to_owned();
+        let filter = filter.clone();
+        self.db
+            .run(move |conn| {
+                let filtered = || {
+                    let mut q = users::table
+                        .filter(users::namespace.eq(namespace.clone()))
+                        .into_boxed();
+                    if !filter.include_deleted {
+                        q = q.filter(users::deleted_at.is_null());
+                    }
+                    if let Some(active) = filter.is_active {
+                        q = q.filter(users::is_active.eq(active));
+                    }
+                    if let Some(role) = &filter.role {
+                        // Roles are a JSON array of names; `_` is a LIKE wildcard and must be escaped.
+                        let pattern = format!(
+                            "%\"{}\"%",
+                            role.replace('\\', "\\\\")
+                                .replace('_', "\\_")
+                                .replace('%', "\\%")
+                        );
+                        q = q.filter(users::roles.like(pattern).escape('\\'));
+                    }
+                    q
+                };
+                let total: i64 = filtered().count().get_result(conn).map_err(errors::db)?;
+                let rows: Vec<UserRow> = filtered()
+                    .order((users::created_at.asc(), users::id.asc()))
+                    .limit(page.limit as i64)
+                    .offset(page.offset as i64)
+                    .load(conn)
+                    .map_err(errors::db)?;
+                Ok(Paged {
+                    items: rows
+                        .into_iter()
+                        .map(UserRow::into_user)
+                        .collect::<DomainResult<_>>()?,
+                    total: total.max(0) as u64,
+                    request: page,
+                })
+            })
+            .await
+    }
+
+    async fn search(
+        &self,
+        namespace: &str,
+        query: &SearchQuery,
+        page: PageRequest,
+    ) -> DomainResult<Paged<User>> {
+        let namespace = namespace.to_owned();
+        let query = query.clone();
+        self.db
+            .run(move |conn| {
+                let (ids, total) = search_ids(conn, &namespace, &query, page)?;
+                let mut rows: Vec<UserRow> = users::table
+                    .filter(users::namespace.eq(&namespace))
+                    .filter(users::id.eq_any(&ids))
+                    .load(conn)
+                    .map_err(errors::db)?;
+                // Back into the engine's ranking order.
+                rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+                Ok(Paged {
+                    items: rows
+                        .into_iter()
+                        .map(UserRow::into_user)
+                        .collect::<DomainResult<_>>()?,
+                    total,
+                    request: page,
+                })
             })
             .await
     }

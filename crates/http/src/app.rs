@@ -10,7 +10,7 @@ use user_service_domain::DomainError;
 use crate::config::CorsSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{extract, metrics, openapi, request_context, routes};
+use crate::{extract, metrics, openapi, rate_limit, request_context, routes};
 
 pub fn build_app(
     state: AppState,
@@ -32,11 +32,13 @@ pub fn build_app(
         .app_data(web::PayloadConfig::new(extract::JSON_LIMIT_BYTES))
         .configure(routes::ops::routes)
         .configure(openapi::routes)
-        // The slot for rate limiting: a middleware wrapping exactly the limited routes goes here.
         .service(web::scope("/api/v1").configure(routes::api_v1))
         .configure(routes::integration)
         .configure(routes::uploads::routes)
         .default_service(web::to(not_found))
+        // Innermost, so a 429 still gets CORS headers, metrics and a request id, and CORS preflights
+        // are answered before they count. It skips `/health`, `/ready` and `/metrics` itself.
+        .wrap(from_fn(rate_limit::middleware))
         .wrap(cors)
         .wrap(from_fn(metrics::middleware))
         .wrap(from_fn(request_context::middleware))

@@ -94,6 +94,8 @@ pub struct RateLimitSettings {
     pub login_max_failures: u32,
     pub login_cooldown_secs: u64,
     pub redis_url: String,
+    /// Prepended to every Redis key, so several services (or test runs) can share one Redis.
+    pub redis_key_prefix: String,
     pub trusted_proxies: Vec<String>,
 }
 
@@ -277,6 +279,7 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
         .set_default("rate_limit.login_max_failures", 5)?
         .set_default("rate_limit.login_cooldown_secs", 900)?
         .set_default("rate_limit.redis_url", "")?
+        .set_default("rate_limit.redis_key_prefix", "user-service:")?
         .set_default("rate_limit.trusted_proxies", empty.clone())?
         .set_default("cors.allowed_origins", empty)?
         .set_default(

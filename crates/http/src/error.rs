@@ -50,10 +50,6 @@ pub struct FieldDetail {
     pub message: String,
 }
 
-/// Marks a response whose body is already the error envelope.
-#[derive(Clone, Copy)]
-pub struct Enveloped;
-
 /// The one place that decides status and code of every domain error.
 pub fn classify(e: &DomainError) -> (StatusCode, &'static str) {
     use DomainError as E;
@@ -151,9 +147,7 @@ pub fn envelope(
     if status == StatusCode::UNAUTHORIZED {
         res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
     }
-    let mut res = res.json(body);
-    res.extensions_mut().insert(Enveloped);
-    res
+    res.json(body)
 }
 
 /// The envelope for a response the framework produced without one (unknown route, 405, ...).

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, avatars, me, namespaces, ops, uploads};
+use crate::routes::{auth, avatars, me, namespaces, ops, uploads, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,9 +18,10 @@ use crate::routes::{auth, avatars, me, namespaces, ops, uploads};
         me::get_me, me::update_me, me::delete_me,
         avatars::upload_avatar, avatars::delete_avatar, uploads::get_upload,
         ops::health, ops::ready, ops::metrics,
+        users::create, users::list, users::search, users::get, users::update, users::delete, users::restore,
     ),
     modifiers(&Security),
-    tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "operations"))
+    tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

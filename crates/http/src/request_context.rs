@@ -8,7 +8,7 @@ use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 
-use crate::error::{Enveloped, envelope_for_status};
+use crate::error::envelope_for_status;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -49,9 +49,14 @@ pub async fn middleware(
                     return Err(InternalError::from_response(e.to_string(), res).into());
                 }
             };
-            let mut res = if res.status().as_u16() >= 400
-                && res.response().extensions().get::<Enveloped>().is_none()
-            {
+            // A JSON body is one the service wrote on purpose (the envelope, or /health's own 503);
+            // any other failure is the framework's, and gets the envelope.
+            let is_json = res
+                .headers()
+                .get(actix_web::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
+            let mut res = if res.status().as_u16() >= 400 && !is_json {
                 let status = res.status();
                 let headers: Vec<_> = res
                     .headers()

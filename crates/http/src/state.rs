@@ -5,13 +5,15 @@ use std::sync::Arc;
 use user_service_db::{Database, DieselNamespaces, DieselRefreshTokens, DieselUsers};
 use user_service_domain::ports::{Clock, IdGenerator, SystemClock, SystemIds};
 use user_service_domain::services::{
-    AdminService, AuthPolicy, AuthService, AvatarService, NamespaceService, ProfileService,
+    AdminService, AuthPolicy, AuthService, AvatarService, LoginThrottle, NamespaceService,
+    ProfileService, ThrottlePolicy,
 };
 use user_service_domain::tokens::AccessTokens;
 
 use crate::adapters::{BcryptHasher, BlockingImageProcessor, ImageRules, open_avatar_store};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::rate_limit::{self, RateLimiter, TrustedProxies};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -23,6 +25,21 @@ pub struct AppState {
     pub db: Database,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
+    /// `None` when `rate_limit.enabled` is false.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// `None` when `rate_limit.enabled` is false.
+    pub login_throttle: Option<Arc<LoginThrottle>>,
+    pub trusted_proxies: Arc<TrustedProxies>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("password hashing: {0}")]
+    Hasher(#[from] bcrypt::BcryptError),
+    #[error("configuration: {0}")]
+    RateLimit(String),
+    #[error(transparent)]
+    Storage(#[from] user_service_storage::StorageError),
 }
 
 impl AppState {
@@ -76,29 +93,50 @@ impl AppState {
             clock.clone(),
             ids.clone(),
         );
+        let rl = &settings.rate_limit;
+        let trusted_proxies =
+            Arc::new(TrustedProxies::parse(&rl.trusted_proxies).map_err(StateError::RateLimit)?);
+        let (rate_limiter, login_throttle) = if rl.enabled {
+            let store = rate_limit::store(rl).map_err(StateError::RateLimit)?;
+            let limiter = RateLimiter::new(
+                store.clone(),
+                u64::from(rl.per_ip_per_minute),
+                u64::from(rl.per_user_per_hour),
+            );
+            let throttle = LoginThrottle::new(
+                store,
+                ThrottlePolicy {
+                    max_failures: u64::from(rl.login_max_failures.max(1)),
+                    cooldown_secs: rl.login_cooldown_secs,
+                },
+            );
+            (Some(Arc::new(limiter)), Some(Arc::new(throttle)))
+        } else {
+            (None, None)
+        };
         Ok(Self {
             auth: Arc::new(auth),
             namespaces: Arc::new(NamespaceService::new(
                 namespaces,
                 clock.clone(),
-                ids,
+                ids.clone(),
                 creation_open,
             )),
-            admin: Arc::new(AdminService::new(users.clone(), clock.clone())),
+            admin: Arc::new(AdminService::new(
+                users.clone(),
+                refresh_tokens.clone(),
+                hasher.clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
             avatars: Arc::new(avatars),
             profiles: Arc::new(ProfileService::new(users, refresh_tokens, hasher, clock)),
             metrics: Arc::new(Metrics::new(db.clone())),
             db,
             settings: Arc::new(settings),
+            rate_limiter,
+            login_throttle,
+            trusted_proxies,
         })
     }
-}
-
-/// Why the services could not be built from the settings.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error("password hasher: {0}")]
-    Hasher(#[from] bcrypt::BcryptError),
-    #[error(transparent)]
-    Storage(#[from] user_service_storage::StorageError),
 }

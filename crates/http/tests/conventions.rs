@@ -174,3 +174,51 @@ async fn health_ready_metrics_and_docs() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.as_str().is_some_and(|html| html.contains("swagger")));
 }
+
+#[actix_web::test]
+async fn cors_allows_listed_origins_with_credentials_and_no_others() {
+    let h = Harness::new(
+        Backend::Sqlite,
+        &[("USER_SERVICE__CORS__ALLOWED_ORIGINS", "https://app.example")],
+    )
+    .await;
+    let preflight = |origin: &str| {
+        TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/auth/login")
+            .insert_header(("Origin", origin.to_owned()))
+            .insert_header(("Access-Control-Request-Method", "POST"))
+            .insert_header(("Access-Control-Request-Headers", "content-type"))
+    };
+    let ok = h.send(preflight("https://app.example")).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(ok.header("access-control-allow-credentials"), Some("true"));
+
+    let other = h.send(preflight("https://evil.example")).await;
+    assert!(other.header("access-control-allow-origin").is_none());
+    assert_eq!(
+        (other.status, other.code()),
+        (StatusCode::BAD_REQUEST, "BAD_REQUEST")
+    );
+
+    let simple = h
+        .send(
+            TestRequest::get()
+                .uri("/health")
+                .insert_header(("Origin", "https://app.example")),
+        )
+        .await;
+    assert_eq!(
+        simple.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert!(
+        simple
+            .header("access-control-expose-headers")
+            .is_some_and(|v| v.contains("x-request-id"))
+    );
+}

@@ -8,4 +8,6 @@ mod avatars;
 mod database;
 mod namespaces;
 mod refresh_tokens;
+mod user_admin;
+mod user_search;
 mod users;

@@ -5,6 +5,7 @@ mod avatars;
 mod clock;
 mod namespaces;
 mod passwords;
+mod rate_limits;
 mod refresh_tokens;
 mod users;
 
@@ -12,8 +13,9 @@ pub use avatars::{AvatarStore, ImageProcessor, ProcessedImage, StoredAvatar};
 pub use clock::{Clock, IdGenerator, SystemClock, SystemIds};
 pub use namespaces::NamespaceRepository;
 pub use passwords::PasswordHasher;
+pub use rate_limits::{RateLimitStore, WindowCount};
 pub use refresh_tokens::RefreshTokenRepository;
-pub use users::{AvatarRef, LoginName, UserRepository};
+pub use users::{AvatarRef, LoginName, UserFilter, UserRepository};
 
 #[cfg(any(test, feature = "mock"))]
 pub use avatars::{MockAvatarStore, MockImageProcessor};
@@ -23,6 +25,8 @@ pub use clock::{MockClock, MockIdGenerator};
 pub use namespaces::MockNamespaceRepository;
 #[cfg(any(test, feature = "mock"))]
 pub use passwords::MockPasswordHasher;
+#[cfg(any(test, feature = "mock"))]
+pub use rate_limits::MockRateLimitStore;
 #[cfg(any(test, feature = "mock"))]
 pub use refresh_tokens::MockRefreshTokenRepository;
 #[cfg(any(test, feature = "mock"))]

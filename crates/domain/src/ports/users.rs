@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::DomainResult;
-use crate::model::User;
+use crate::model::{PageRequest, Paged, SearchQuery, User};
 
 /// Where a user's avatar is: its storage key and the URL clients fetch it from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,16 @@ pub enum LoginName {
     Username(String),
     /// The lowercased email.
     Email(String),
+}
+
+/// The filters of the admin list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub is_active: Option<bool>,
+    /// Users whose roles contain this one.
+    pub role: Option<String>,
+    /// Soft-deleted users are left out unless this is set.
+    pub include_deleted: bool,
 }
 
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
@@ -70,4 +80,22 @@ pub trait UserRepository: Send + Sync {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> DomainResult<bool>;
+    /// Clears `deleted_at` and reactivates the user. False when it is unknown or not deleted. Fails
+    /// with `UsernameTaken` or `EmailTaken` when a live user took either meanwhile (the unique indexes
+    /// decide, so a concurrent registration cannot slip between a check and the write).
+    async fn restore(&self, namespace: &str, id: Uuid, now: DateTime<Utc>) -> DomainResult<bool>;
+    /// A page of the namespace's users, oldest first.
+    async fn list(
+        &self,
+        namespace: &str,
+        filter: &UserFilter,
+        page: PageRequest,
+    ) -> DomainResult<Paged<User>>;
+    /// Live users of the namespace matching every term of `query`, best match first.
+    async fn search(
+        &self,
+        namespace: &str,
+        query: &SearchQuery,
+        page: PageRequest,
+    ) -> DomainResult<Paged<User>>;
 }

@@ -4,17 +4,233 @@
 use std::sync::Arc;
 
 use crate::error::{DomainError, DomainResult};
-use crate::model::{Principal, Role, User};
-use crate::ports::{Clock, LoginName, UserRepository};
+use crate::model::{
+    Email, PageRequest, Paged, Password, Principal, ProfileChanges, Role, SearchQuery, User,
+    Username,
+};
+use crate::ports::{
+    Clock, IdGenerator, LoginName, PasswordHasher, RefreshTokenRepository, UserFilter,
+    UserRepository,
+};
+use crate::services::new_user;
+
+/// A validated `POST /api/v1/users`.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Without one, the email is the username.
+    pub username: Option<Username>,
+    pub email: Email,
+    /// Without one, the account cannot log in until a password is set.
+    pub password: Option<Password>,
+    pub profile: ProfileChanges,
+    pub roles: Option<Vec<Role>>,
+    /// The owner the body names, if any: must be the caller's namespace.
+    pub tenant_id: Option<String>,
+}
+
+/// A validated `PUT`/`PATCH /api/v1/users/{id}`: `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub profile: ProfileChanges,
+    pub roles: Option<Vec<Role>>,
+    pub is_active: Option<bool>,
+    /// The owner the body names, if any: must be the caller's namespace.
+    pub tenant_id: Option<String>,
+}
 
 pub struct AdminService {
     users: Arc<dyn UserRepository>,
+    refresh_tokens: Arc<dyn RefreshTokenRepository>,
+    hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+/// The one rule of who manages users: the namespace's service key or one of its admin users.
+/// Everything else that is authenticated (a plain user, the operator) is refused with 403; there is
+/// no namespace to name on these routes, so a principal only ever reaches its own namespace's users,
+/// and another namespace's ids are simply not found.
+fn check_tenant(tenant_id: Option<&str>, namespace: &str) -> DomainResult<()> {
+    if tenant_id.is_some_and(|t| t != namespace) {
+        return Err(DomainError::Forbidden(
+            "tenant_id must be the caller's namespace".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn managed_namespace(caller: &Principal) -> DomainResult<&str> {
+    match caller.namespace() {
+        Some(ns) if caller.manages(ns) => Ok(ns),
+        _ => Err(DomainError::Forbidden(
+            "managing users needs an admin of the namespace or its service key".into(),
+        )),
+    }
+}
+
+fn role_names(roles: Vec<Role>) -> Vec<String> {
+    let mut names: Vec<String> = roles.into_iter().map(Role::into_inner).collect();
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|r| seen.insert(r.clone()));
+    names
+}
+
+/// On the admin API a duplicate is a conflict, not a bad request (the integration contract's 400
+/// belongs to `/auth/register`).
+fn duplicate_is_conflict(e: DomainError) -> DomainError {
+    match e {
+        DomainError::UsernameTaken { username, .. } => {
+            DomainError::Conflict(format!("username '{username}' is already taken"))
+        }
+        DomainError::EmailTaken { .. } => DomainError::Conflict("email is already taken".into()),
+        other => other,
+    }
 }
 
 impl AdminService {
-    pub fn new(users: Arc<dyn UserRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { users, clock }
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        refresh_tokens: Arc<dyn RefreshTokenRepository>,
+        hasher: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            users,
+            refresh_tokens,
+            hasher,
+            clock,
+            ids,
+        }
+    }
+
+    pub async fn create(&self, caller: &Principal, new: NewUser) -> DomainResult<User> {
+        let ns = managed_namespace(caller)?;
+        check_tenant(new.tenant_id.as_deref(), ns)?;
+        let username = match new.username {
+            Some(u) => u,
+            None => Username::parse(new.email.as_str())
+                .map_err(|m| DomainError::field("username", m))?,
+        };
+        let hash = match &new.password {
+            Some(p) => Some(self.hasher.hash(p).await?),
+            None => None,
+        };
+        let mut user = new_user(
+            self.ids.new_id(),
+            ns,
+            username.as_str(),
+            hash,
+            self.clock.now(),
+        );
+        user.email = Some(new.email.as_str().to_owned());
+        new.profile
+            .apply(&mut user)
+            .map_err(|m| DomainError::field("extra", m))?;
+        if let Some(roles) = new.roles {
+            user.roles = role_names(roles);
+        }
+        self.users
+            .insert(&user)
+            .await
+            .map_err(duplicate_is_conflict)?;
+        Ok(user)
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        filter: &UserFilter,
+        page: PageRequest,
+    ) -> DomainResult<Paged<User>> {
+        let ns = managed_namespace(caller)?;
+        self.users.list(ns, filter, page).await
+    }
+
+    pub async fn search(
+        &self,
+        caller: &Principal,
+        query: &SearchQuery,
+        page: PageRequest,
+    ) -> DomainResult<Paged<User>> {
+        let ns = managed_namespace(caller)?;
+        self.users.search(ns, query, page).await
+    }
+
+    /// Any user of the namespace, soft-deleted ones included (an admin needs them to restore).
+    pub async fn get(&self, caller: &Principal, id: uuid::Uuid) -> DomainResult<User> {
+        let ns = managed_namespace(caller)?;
+        self.users
+            .get(ns, id)
+            .await?
+            .ok_or(DomainError::UserNotFound)
+    }
+
+    /// Updates a live user. Deactivating it makes every token it holds stale at once and revokes its
+    /// refresh tokens, so reactivating it later does not bring old logins back.
+    pub async fn update(
+        &self,
+        caller: &Principal,
+        id: uuid::Uuid,
+        update: UserUpdate,
+    ) -> DomainResult<User> {
+        let ns = managed_namespace(caller)?;
+        check_tenant(update.tenant_id.as_deref(), ns)?;
+        let mut user = match self.users.get(ns, id).await? {
+            Some(u) if u.deleted_at.is_none() => u,
+            _ => return Err(DomainError::UserNotFound),
+        };
+        let deactivating = user.is_active && update.is_active == Some(false);
+        update
+            .profile
+            .apply(&mut user)
+            .map_err(|m| DomainError::field("extra", m))?;
+        if let Some(roles) = update.roles {
+            user.roles = role_names(roles);
+        }
+        if let Some(active) = update.is_active {
+            user.is_active = active;
+        }
+        let now = self.clock.now();
+        user.updated_at = now;
+        if !self
+            .users
+            .update_profile(&user)
+            .await
+            .map_err(duplicate_is_conflict)?
+        {
+            return Err(DomainError::UserNotFound);
+        }
+        if deactivating {
+            user.token_version = self.users.bump_token_version(ns, id, now).await?;
+            self.refresh_tokens.revoke_all_for_user(id, now).await?;
+        }
+        Ok(user)
+    }
+
+    /// Soft delete: the row stays, its tokens die (a restore does not revive them), its username and
+    /// email are free again.
+    pub async fn delete(&self, caller: &Principal, id: uuid::Uuid) -> DomainResult<()> {
+        let ns = managed_namespace(caller)?;
+        let now = self.clock.now();
+        if !self.users.soft_delete(ns, id, now).await? {
+            return Err(DomainError::UserNotFound);
+        }
+        self.refresh_tokens.revoke_all_for_user(id, now).await
+    }
+
+    /// Undoes a soft delete; a conflict when its username or email was taken meanwhile. Restoring a
+    /// live user changes nothing and answers it as it is.
+    pub async fn restore(&self, caller: &Principal, id: uuid::Uuid) -> DomainResult<User> {
+        let ns = managed_namespace(caller)?;
+        self.users
+            .restore(ns, id, self.clock.now())
+            .await
+            .map_err(duplicate_is_conflict)?;
+        match self.users.get(ns, id).await? {
+            Some(u) if u.deleted_at.is_none() => Ok(u),
+            _ => Err(DomainError::UserNotFound),
+        }
     }
 
     /// Replaces a live user's roles. Allowed to the operator and to whoever manages the namespace;
@@ -26,24 +242,21 @@ impl AdminService {
         username: &str,
         roles: &[String],
     ) -> DomainResult<User> {
-        if !(matches!(caller, Principal::Operator) || caller.manages(namespace)) {
+        let allowed = matches!(caller, Principal::Operator)
+            || managed_namespace(caller).is_ok_and(|ns| ns == namespace);
+        if !allowed {
             return Err(DomainError::UserNotFound);
         }
         let mut parsed = Vec::with_capacity(roles.len());
         for r in roles {
-            parsed.push(
-                Role::parse(r)
-                    .map_err(|m| DomainError::field("roles", m))?
-                    .into_inner(),
-            );
+            parsed.push(Role::parse(r).map_err(|m| DomainError::field("roles", m))?);
         }
-        parsed.dedup();
         let mut user = self
             .users
             .find_live(namespace, &LoginName::Username(username.to_lowercase()))
             .await?
             .ok_or(DomainError::UserNotFound)?;
-        user.roles = parsed;
+        user.roles = role_names(parsed);
         user.updated_at = self.clock.now();
         if !self.users.update_profile(&user).await? {
             return Err(DomainError::UserNotFound);

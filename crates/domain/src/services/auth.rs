@@ -248,6 +248,14 @@ impl AuthService {
         Ok(Some(principal))
     }
 
+    /// Whom a bearer token was issued to (`namespace/user id`), from its signature alone and without
+    /// a database read: the per-user rate limit needs a key before any handler runs. `None` for a
+    /// token that is not ours or has expired.
+    pub fn token_subject(&self, token: &str) -> Option<String> {
+        let claims = self.access.verify(token, self.clock.now()).ok()?;
+        Some(format!("{}/{}", claims.namespace, claims.sub))
+    }
+
     /// Whether the operator key is configured (namespace creation is open without it).
     pub fn operator_key_configured(&self) -> bool {
         self.policy.operator_key.is_some()

@@ -4,12 +4,14 @@
 mod admin;
 mod auth;
 mod avatars;
+mod login_throttle;
 mod namespaces;
 mod profile;
 
-pub use admin::AdminService;
+pub use admin::{AdminService, NewUser, UserUpdate, managed_namespace};
 pub use auth::{AuthPolicy, AuthService, Registration, new_user};
 pub use avatars::AvatarService;
+pub use login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use namespaces::{NamespaceService, NewNamespace};
 pub use profile::ProfileService;
 
@@ -17,9 +19,13 @@ pub use profile::ProfileService;
 mod test_support;
 
 #[cfg(test)]
+mod admin_tests;
+#[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
 mod avatars_tests;
+#[cfg(test)]
+mod login_throttle_tests;
 #[cfg(test)]
 mod namespaces_tests;
 #[cfg(test)]

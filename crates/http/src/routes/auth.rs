@@ -11,6 +11,7 @@ use user_service_domain::services::Registration;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::CurrentUser;
+use crate::rate_limit::ClientIp;
 use crate::render::{TokenResponse, UserView};
 use crate::state::AppState;
 
@@ -106,9 +107,10 @@ pub struct LoginBody {
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn login(
     state: web::Data<AppState>,
+    ip: ClientIp,
     body: web::Json<LoginBody>,
 ) -> ApiResult<HttpResponse> {
     let LoginBody {
@@ -124,8 +126,28 @@ pub async fn login(
             return Err(DomainError::field("username", "username or email is required").into());
         }
     };
+    let login_key = match &name {
+        LoginName::Username(k) | LoginName::Email(k) => k.clone(),
+    };
+    // Who is throttled and for how long is the domain's `LoginThrottle`; here it is only applied.
+    let throttle = state.login_throttle.as_ref();
+    if let Some(t) = throttle {
+        let wait = t.check(&namespace, &login_key, &ip.0).await?;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
     let result = state.auth.login(&namespace, name, &password).await;
     state.metrics.login(result.is_ok());
+    if let Some(t) = throttle {
+        match &result {
+            Ok(_) => t.record_success(&namespace, &login_key, &ip.0).await?,
+            Err(DomainError::InvalidCredentials) => {
+                t.record_failure(&namespace, &login_key, &ip.0).await?
+            }
+            Err(_) => {}
+        }
+    }
     Ok(HttpResponse::Ok().json(TokenResponse::from(result?)))
 }
 

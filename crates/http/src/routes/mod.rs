@@ -7,6 +7,7 @@ pub mod me;
 pub mod namespaces;
 pub mod ops;
 pub mod uploads;
+pub mod users;
 
 use actix_web::web;
 
@@ -20,5 +21,7 @@ pub fn integration(cfg: &mut web::ServiceConfig) {
 
 /// Everything under `/api/v1`.
 pub fn api_v1(cfg: &mut web::ServiceConfig) {
+    // `/users/me` (integration) is registered before the admin `/users/{id}`.
     integration(cfg);
+    users::routes(cfg);
 }

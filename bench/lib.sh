@@ -1,0 +1,80 @@
+# Shared helpers of the benchmark scripts: sourced, not run.
+# Each script starts the release binary on a fresh database, loads it from this machine with wrk,
+# and prints one result line per measurement.
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+BIN="${USER_SERVICE_BIN:-$ROOT/target/release/user-service}"
+PG_ADMIN_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+RESULTS="${RESULTS:-$BENCH_DIR/results}"
+DURATION="${DURATION:-10s}"
+mkdir -p "$RESULTS"
+
+ensure_tools() {
+  if ! command -v wrk >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+  fi
+  command -v curl >/dev/null || (apt-get install -y -qq curl >/dev/null)
+  if [ ! -x "$BIN" ]; then
+    (cd "$ROOT" && cargo build --release --bin user-service)
+  fi
+}
+
+# fresh_db sqlite|postgres -> prints a database URL
+fresh_db() {
+  case "$1" in
+    sqlite) local d; d=$(mktemp -d); echo "sqlite://$d/bench.db" ;;
+    postgres)
+      local name="us_bench_$$_$RANDOM"
+      psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $name" >/dev/null
+      echo "${PG_ADMIN_URL%/*}/$name" ;;
+  esac
+}
+
+drop_db() {
+  case "$1" in
+    postgres://*) psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS ${1##*/} WITH (FORCE)" >/dev/null ;;
+  esac
+}
+
+# start_server DATABASE_URL [VAR=value ...]: sets SERVER_PID and BASE
+start_server() {
+  local url="$1"; shift
+  local log; log=$(mktemp)
+  env APP_ENV=development USER_SERVICE_CONFIG_DIR="$ROOT/config" DATABASE_URL="$url" \
+    USER_SERVICE__SERVER__PORT=0 USER_SERVICE__RATE_LIMIT__ENABLED=false USER_SERVICE__LOG__LEVEL=warn \
+    JWT_SECRET_KEY=benchmark-secret-long-enough "$@" "$BIN" serve >"$log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    BASE=$(sed -n 's/^user-service listening on //p' "$log" | head -1)
+    [ -n "$BASE" ] && break
+    sleep 0.1
+  done
+  [ -n "$BASE" ] || { cat "$log"; echo "server did not start" >&2; exit 1; }
+}
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# json_field NAME: the string value of a top-level field of the JSON on stdin, newline-terminated.
+json_field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
+
+# wrk_summary LABEL WRK_OUTPUT: one line with requests/s, p50, p99 and errors
+wrk_summary() {
+  local label="$1" out="$2"
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  printf '%-52s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$label" "$rps" "$p50" "$p99" "${non2xx:-0}"
+}
+
+machine_line() {
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); date: $(date -u +%F)"
+}

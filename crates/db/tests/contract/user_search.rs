@@ -1,0 +1,242 @@
+//! `UserRepository::search`: one suite, both engines, names in several scripts and languages.
+
+use user_service_db::{Database, DieselUsers};
+use user_service_domain::model::{PageRequest, SearchQuery, User};
+use user_service_domain::ports::UserRepository;
+
+use crate::support::{bare_user, create_namespace, insert_user, now};
+
+contract!(
+    matches_words_case_and_accent_insensitively_in_every_field,
+    prefixes_stems_and_phrases,
+    finds_names_in_other_scripts,
+    ranks_the_best_match_first_and_pages,
+    leaves_out_deleted_users_and_other_namespaces,
+    follows_profile_updates,
+    counts_and_ranks_at_most_max_matches,
+);
+
+fn person(ns: &str, username: &str, email: &str, first: &str, last: &str) -> User {
+    User {
+        email: Some(email.to_owned()),
+        first_name: Some(first.to_owned()),
+        last_name: Some(last.to_owned()),
+        full_name: Some(format!("{first} {last}")),
+        is_active: true,
+        ..bare_user(ns, username)
+    }
+}
+
+async fn seed(db: &Database) {
+    create_namespace(db, "shop").await;
+    create_namespace(db, "other").await;
+    for u in [
+        person("shop", "jdoe", "john.doe@example.com", "John", "Doe"),
+        person("shop", "jane", "jane@example.com", "Jane", "Doe"),
+        person("shop", "johnny", "jb@example.com", "Johnny", "Bravo"),
+        person("shop", "jose", "jose@example.es", "José", "García"),
+        person("shop", "mueller", "hm@example.de", "Hans", "Müller"),
+        person("shop", "ivan", "ivan@example.ru", "Иван", "Петров"),
+        person("shop", "li", "li@example.cn", "小龙", "李"),
+        person("shop", "eleni", "eleni@example.gr", "Ελένη", "Παπαδοπούλου"),
+        person("shop", "runner", "r@example.com", "Running", "Man"),
+        // No full name, so no field boundary happens to read "john doe".
+        User {
+            full_name: None,
+            ..person("shop", "doe-john", "dj@example.com", "Doe", "John")
+        },
+        person("other", "jdoe", "john.doe@example.com", "John", "Doe"),
+    ] {
+        insert_user(db, &u).await;
+    }
+}
+
+async fn hits(db: &Database, q: &str) -> Vec<String> {
+    let q = SearchQuery::parse(q).expect("a valid query");
+    let p = DieselUsers::new(db.clone())
+        .search(
+            "shop",
+            &q,
+            PageRequest {
+                offset: 0,
+                limit: 100,
+            },
+        )
+        .await
+        .expect("search");
+    assert_eq!(p.total as usize, p.items.len(), "total counts every match");
+    p.items.into_iter().map(|u| u.username).collect()
+}
+
+async fn sorted_hits(db: &Database, q: &str) -> Vec<String> {
+    let mut h = hits(db, q).await;
+    h.sort();
+    h
+}
+
+async fn matches_words_case_and_accent_insensitively_in_every_field(db: Database) {
+    seed(&db).await;
+    assert_eq!(sorted_hits(&db, "JOHNNY").await, ["johnny"]);
+    // Username, email parts, first, last and full name are all searched.
+    assert_eq!(sorted_hits(&db, "jdoe").await, ["jdoe"]);
+    assert_eq!(sorted_hits(&db, "example.es").await, ["jose"]);
+    assert_eq!(sorted_hits(&db, "Bravo").await, ["johnny"]);
+    assert_eq!(sorted_hits(&db, "José").await, ["jose"]);
+    assert_eq!(sorted_hits(&db, "jose").await, ["jose"]);
+    assert_eq!(sorted_hits(&db, "muller").await, ["mueller"]);
+    assert_eq!(sorted_hits(&db, "Müller").await, ["mueller"]);
+    assert_eq!(sorted_hits(&db, "garcia").await, ["jose"]);
+    assert!(hits(&db, "nobody").await.is_empty());
+}
+
+async fn prefixes_stems_and_phrases(db: Database) {
+    seed(&db).await;
+    assert_eq!(
+        sorted_hits(&db, "joh").await,
+        ["doe-john", "jdoe", "johnny"]
+    );
+    assert_eq!(sorted_hits(&db, "Joh Do").await, ["doe-john", "jdoe"]);
+    // Stemming both ways: "run" finds "Running", "runs" finds it too.
+    assert_eq!(sorted_hits(&db, "run").await, ["runner"]);
+    assert_eq!(sorted_hits(&db, "runs").await, ["runner"]);
+    assert_eq!(sorted_hits(&db, "running").await, ["runner"]);
+    // A quoted phrase keeps its order: "John Doe" is not "Doe John".
+    assert_eq!(sorted_hits(&db, "\"John Doe\"").await, ["jdoe"]);
+    assert_eq!(sorted_hits(&db, "\"johnny bravo\"").await, ["johnny"]);
+    assert!(hits(&db, "\"johnny doe\"").await.is_empty());
+    assert_eq!(sorted_hits(&db, "\"jane doe\" example").await, ["jane"]);
+}
+
+async fn finds_names_in_other_scripts(db: Database) {
+    seed(&db).await;
+    assert_eq!(sorted_hits(&db, "иван").await, ["ivan"]);
+    assert_eq!(sorted_hits(&db, "Петр").await, ["ivan"]);
+    assert_eq!(sorted_hits(&db, "小龙").await, ["li"]);
+    assert_eq!(sorted_hits(&db, "ελένη").await, ["eleni"]);
+    assert_eq!(sorted_hits(&db, "ΠΑΠΑΔΟ").await, ["eleni"]);
+}
+
+async fn ranks_the_best_match_first_and_pages(db: Database) {
+    seed(&db).await;
+    let h = hits(&db, "john doe").await;
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert!(h.contains(&"jdoe".to_owned()) && h.contains(&"doe-john".to_owned()));
+    let q = SearchQuery::parse("doe").expect("valid");
+    let repo = DieselUsers::new(db);
+    let first = repo
+        .search(
+            "shop",
+            &q,
+            PageRequest {
+                offset: 0,
+                limit: 2,
+            },
+        )
+        .await
+        .expect("search");
+    let second = repo
+        .search(
+            "shop",
+            &q,
+            PageRequest {
+                offset: 2,
+                limit: 2,
+            },
+        )
+        .await
+        .expect("search");
+    assert_eq!((first.total, second.total), (3, 3));
+    assert_eq!((first.items.len(), second.items.len()), (2, 1));
+    // "doe" three times (email, last and full name) outranks "doe" twice.
+    assert_eq!(first.items[0].username, "jdoe");
+    let mut rest = vec![
+        first.items[1].username.clone(),
+        second.items[0].username.clone(),
+    ];
+    rest.sort();
+    assert_eq!(rest, ["doe-john", "jane"]);
+}
+
+async fn leaves_out_deleted_users_and_other_namespaces(db: Database) {
+    seed(&db).await;
+    let repo = DieselUsers::new(db.clone());
+    let q = SearchQuery::parse("johnny").expect("valid");
+    let all = repo
+        .search("shop", &q, PageRequest::default())
+        .await
+        .expect("search");
+    let id = all.items[0].id;
+    assert!(repo.soft_delete("shop", id, now()).await.expect("delete"));
+    assert!(hits(&db, "johnny").await.is_empty());
+    // `other` has its own jdoe only.
+    let other = repo
+        .search(
+            "other",
+            &SearchQuery::parse("john").expect("valid"),
+            PageRequest::default(),
+        )
+        .await
+        .expect("search");
+    assert_eq!(other.items.len(), 1);
+    assert_eq!(other.items[0].namespace, "other");
+}
+
+async fn follows_profile_updates(db: Database) {
+    seed(&db).await;
+    let repo = DieselUsers::new(db.clone());
+    let q = SearchQuery::parse("bravo").expect("valid");
+    let mut u = repo
+        .search("shop", &q, PageRequest::default())
+        .await
+        .expect("search")
+        .items
+        .remove(0);
+    u.last_name = Some("Quintero".into());
+    u.full_name = None;
+    assert!(repo.update_profile(&u).await.expect("update"));
+    assert!(hits(&db, "bravo").await.is_empty());
+    assert_eq!(hits(&db, "quintero").await, ["johnny"]);
+}
+
+async fn counts_and_ranks_at_most_max_matches(db: Database) {
+    create_namespace(&db, "shop").await;
+    let over = SearchQuery::MAX_MATCHES as usize + 5;
+    for i in 0..over {
+        insert_user(
+            &db,
+            &person(
+                "shop",
+                &format!("many{i}"),
+                &format!("m{i}@example.com"),
+                "Common",
+                "Name",
+            ),
+        )
+        .await;
+    }
+    insert_user(&db, &person("shop", "zed", "z@example.com", "Zed", "Rare")).await;
+    let repo = DieselUsers::new(db);
+    let q = SearchQuery::parse("common").expect("valid");
+    let last_page = repo
+        .search(
+            "shop",
+            &q,
+            PageRequest {
+                offset: SearchQuery::MAX_MATCHES - 2,
+                limit: 100,
+            },
+        )
+        .await
+        .expect("search");
+    assert_eq!(last_page.total, SearchQuery::MAX_MATCHES);
+    assert_eq!(last_page.items.len(), 2);
+    let rare = repo
+        .search(
+            "shop",
+            &SearchQuery::parse("rare").expect("valid"),
+            PageRequest::default(),
+        )
+        .await
+        .expect("search");
+    assert_eq!((rare.total, rare.items[0].username.as_str()), (1, "zed"));
+}

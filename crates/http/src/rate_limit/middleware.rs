@@ -1,0 +1,60 @@
+//! The one rate-limit middleware: every route but `/health`, `/ready` and `/metrics`.
+
+use actix_web::Error;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{ResponseError, web};
+use user_service_domain::DomainError;
+
+use crate::error::ApiError;
+use crate::rate_limit::Decision;
+use crate::state::AppState;
+
+const UNLIMITED: &[&str] = &["/health", "/ready", "/metrics"];
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn set_headers(headers: &mut HeaderMap, d: &Decision) {
+    for (name, value) in [
+        ("x-ratelimit-limit", d.limit),
+        ("x-ratelimit-remaining", d.remaining),
+        ("x-ratelimit-reset", d.reset_at),
+    ] {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    }
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Some(limiter) = state.rate_limiter.as_ref() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    if UNLIMITED.contains(&req.path()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let ip = state.trusted_proxies.of(req.request());
+    // The subject of a validly signed token, without a database read; a forged or expired token
+    // counts against its IP only (and is refused by the route anyway).
+    let user = bearer(req.headers()).and_then(|t| state.auth.token_subject(t));
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    let decision = limiter.check(&ip, user.as_deref(), now).await;
+    if let Some(retry_after_secs) = decision.retry_after {
+        let mut res = ApiError(DomainError::RateLimited { retry_after_secs }).error_response();
+        set_headers(res.headers_mut(), &decision);
+        return Ok(req.into_response(res));
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    set_headers(res.headers_mut(), &decision);
+    Ok(res)
+}

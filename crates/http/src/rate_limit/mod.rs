@@ -1,0 +1,32 @@
+//! Request rate limits and the counters behind them (also the login throttle's): one middleware,
+//! one `RateLimitStore` port with an in-process and a Redis implementation chosen from config.
+
+mod client_ip;
+mod limiter;
+mod memory;
+mod middleware;
+mod redis_store;
+
+use std::sync::Arc;
+
+use user_service_domain::ports::RateLimitStore;
+
+pub use client_ip::{ClientIp, TrustedProxies};
+pub use limiter::{Decision, RateLimiter};
+pub use memory::MemoryStore;
+pub use middleware::middleware;
+pub use redis_store::RedisStore;
+
+use crate::config::RateLimitSettings;
+
+/// Redis when `rate_limit.redis_url` is set (limits shared by every instance), else in process.
+pub fn store(settings: &RateLimitSettings) -> Result<Arc<dyn RateLimitStore>, String> {
+    if settings.redis_url.is_empty() {
+        Ok(Arc::new(MemoryStore::new(MemoryStore::DEFAULT_CAPACITY)))
+    } else {
+        Ok(Arc::new(RedisStore::new(
+            &settings.redis_url,
+            &settings.redis_key_prefix,
+        )?))
+    }
+}

@@ -1,0 +1,319 @@
+//! `/api/v1/users*`: a namespace's admins and its service key manage its users. Who may is decided
+//! by the domain (`managed_namespace`); these handlers only parse and render.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use user_service_domain::DomainError;
+use user_service_domain::model::{
+    Change, Checks, Email, Principal, ProfileInput, Role, SearchQuery, Username,
+};
+use user_service_domain::ports::UserFilter;
+use user_service_domain::services::{NewUser, UserUpdate};
+use uuid::Uuid;
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Caller, PageQuery};
+use crate::render::{self, ListPage, UserView};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // `POST /users` stays one resource of its own so the idempotency layer can wrap it alone.
+    cfg.service(
+        web::resource("/users")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    // Before `/users/{id}`, which would otherwise take `search` for an id.
+    .service(web::resource("/users/search").route(web::get().to(search)))
+    .service(
+        web::resource("/users/{id}")
+            .route(web::get().to(get))
+            .route(web::put().to(update))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .service(web::resource("/users/{id}/restore").route(web::post().to(restore)));
+}
+
+fn principal(caller: Caller) -> Result<Principal, DomainError> {
+    caller.0.ok_or(DomainError::TokenMissing)
+}
+
+fn user_id(raw: &str) -> Result<Uuid, DomainError> {
+    Uuid::parse_str(raw).map_err(|_| DomainError::field("id", "must be a UUID"))
+}
+
+/// Clients of the original admin API send `""` for fields they leave alone.
+fn present(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.is_empty())
+}
+
+fn roles(checks: &mut Checks, raw: Option<Vec<String>>) -> Option<Vec<Role>> {
+    let raw = raw?;
+    let mut out = Vec::with_capacity(raw.len());
+    for r in raw {
+        out.push(checks.check("roles", Role::parse(&r))?);
+    }
+    Some(out)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserBody {
+    /// Defaults to the email.
+    pub username: Option<String>,
+    pub email: String,
+    /// Without one the account cannot log in until a password is set.
+    pub password: Option<String>,
+    pub full_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub extra: Option<BTreeMap<String, String>>,
+    pub roles: Option<Vec<String>>,
+    /// When given, must be the caller's namespace (else 403).
+    pub tenant_id: Option<String>,
+}
+
+impl CreateUserBody {
+    fn validate(self) -> Result<NewUser, DomainError> {
+        let mut checks = Checks::new();
+        let email = checks.check("email", Email::parse(&self.email));
+        let username =
+            present(self.username).and_then(|u| checks.check("username", Username::parse(&u)));
+        let password = present(self.password).and_then(|p| checks.password("password", &p));
+        let set = |v: Option<String>| present(v).map_or(Change::Keep, Change::Set);
+        let profile = ProfileInput {
+            email: Change::Keep,
+            full_name: set(self.full_name),
+            first_name: set(self.first_name),
+            last_name: set(self.last_name),
+            phone: set(self.phone),
+            extra: self.extra.map_or(Change::Keep, |m| {
+                Change::Set(m.into_iter().map(|(k, v)| (k, Some(v))).collect())
+            }),
+        }
+        .validate(&mut checks, true);
+        let roles = roles(&mut checks, self.roles);
+        checks.finish()?;
+        let email = email.ok_or_else(|| DomainError::field("email", "is required"))?;
+        Ok(NewUser {
+            username,
+            email,
+            password,
+            profile,
+            roles,
+            tenant_id: self.tenant_id,
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "admin", request_body = CreateUserBody,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, description = "`{\"data\": UserView}`", body = UserView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateUserBody>,
+) -> ApiResult<HttpResponse> {
+    let caller = principal(caller)?;
+    let new = body.into_inner().validate()?;
+    let user = state.admin.create(&caller, new).await?;
+    Ok(render::created(UserView::from(user)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    #[param(value_type = Option<bool>)]
+    pub is_active: Option<String>,
+    pub role: Option<String>,
+    /// `true` includes soft-deleted users.
+    #[param(value_type = Option<bool>)]
+    pub include_deleted: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub page: PageQuery,
+}
+
+fn flag(checks: &mut Checks, field: &str, raw: Option<&str>) -> Option<bool> {
+    match raw? {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => {
+            checks.push(field, "must be true or false");
+            None
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "admin", params(ListQuery, PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "`{\"data\": ListPage<UserView>}`"), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let caller = principal(caller)?;
+    let q = query.into_inner();
+    let mut checks = Checks::new();
+    let is_active = flag(&mut checks, "is_active", q.is_active.as_deref());
+    let include_deleted = flag(&mut checks, "include_deleted", q.include_deleted.as_deref());
+    let role = q.role.filter(|r| !r.is_empty());
+    if let Some(r) = &role {
+        checks.check("role", Role::parse(r));
+    }
+    checks.finish()?;
+    let page = q.page.parse()?;
+    let filter = UserFilter {
+        is_active,
+        role,
+        include_deleted: include_deleted.unwrap_or(false),
+    };
+    let users = state.admin.list(&caller, &filter, page).await?;
+    Ok(render::ok(ListPage::from_paged(users, UserView::from)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// 2-100 characters; `"quoted words"` match as a phrase.
+    pub q: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub page: PageQuery,
+}
+
+#[utoipa::path(get, path = "/api/v1/users/search", tag = "admin", params(SearchParams, PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "`{\"data\": ListPage<UserView>}`, best match first"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn search(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<SearchParams>,
+) -> ApiResult<HttpResponse> {
+    let caller = principal(caller)?;
+    let q = query.into_inner();
+    let parsed = SearchQuery::parse(q.q.as_deref().unwrap_or(""))?;
+    let page = q.page.parse()?;
+    let users = state.admin.search(&caller, &parsed, page).await?;
+    Ok(render::ok(ListPage::from_paged(users, UserView::from)))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "`{\"data\": UserView}`", body = UserView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let caller = principal(caller)?;
+    let user = state.admin.get(&caller, user_id(&id)?).await?;
+    Ok(render::ok(UserView::from(user)))
+}
+
+/// Every field optional; `""` leaves a field alone, `null` clears it.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub full_name: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
+    pub extra: Change<BTreeMap<String, Option<String>>>,
+    pub roles: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+    /// When given, must be the caller's namespace (else 403).
+    pub tenant_id: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "admin", request_body = UpdateUserBody,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "`{\"data\": UserView}`; PUT is the same", body = UserView),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<UpdateUserBody>,
+) -> ApiResult<HttpResponse> {
+    let caller = principal(caller)?;
+    let id = user_id(&id)?;
+    let b = body.into_inner();
+    let mut checks = Checks::new();
+    let profile = ProfileInput {
+        email: b.email,
+        full_name: b.full_name,
+        first_name: b.first_name,
+        last_name: b.last_name,
+        phone: b.phone,
+        extra: b.extra,
+    }
+    .validate(&mut checks, true);
+    let roles = roles(&mut checks, b.roles);
+    checks.finish()?;
+    let update = UserUpdate {
+        profile,
+        roles,
+        is_active: b.is_active,
+        tenant_id: b.tenant_id,
+    };
+    let user = state.admin.update(&caller, id, update).await?;
+    Ok(render::ok(UserView::from(user)))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub message: &'static str,
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "`{\"data\": {\"message\": \"User deleted successfully\"}}`", body = Message),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let caller = principal(caller)?;
+    state.admin.delete(&caller, user_id(&id)?).await?;
+    Ok(render::ok(Message {
+        message: "User deleted successfully",
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{id}/restore", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "`{\"data\": UserView}`", body = UserView), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+pub async fn restore(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let caller = principal(caller)?;
+    let user = state.admin.restore(&caller, user_id(&id)?).await?;
+    Ok(render::ok(UserView::from(user)))
+}
