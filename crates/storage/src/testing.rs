@@ -15,8 +15,13 @@ pub struct MotoServer {
     port: u16,
 }
 
-/// Installs moto with pip unless `python3` can already import its server.
+/// Installs moto with pip unless `python3` can already import its server. Tests of one binary run in
+/// parallel; one pip at a time.
 fn ensure_installed() {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let importable = Command::new("python3")
         .args(["-c", "import moto.server, flask, flask_cors"])
         .stdout(Stdio::null())
