@@ -52,6 +52,8 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub client: reqwest::Client,
+    /// The avatar root used unless `env` names one, so no test writes into the source tree.
+    _uploads: tempfile::TempDir,
 }
 
 /// The binary cargo built for this workspace: `target/<profile>/user-service`, beside `deps/`.
@@ -79,6 +81,7 @@ fn config_dir() -> PathBuf {
 
 impl Server {
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let uploads = tempfile::tempdir().expect("temp uploads dir");
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .env("APP_ENV", "test")
@@ -87,6 +90,7 @@ impl Server {
             .env("USER_SERVICE__SERVER__PORT", "0")
             .env("USER_SERVICE__SERVER__WORKERS", "2")
             .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
+            .env("USER_SERVICE__STORAGE__LOCAL_ROOT", uploads.path())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -116,6 +120,7 @@ impl Server {
             child,
             base: addr,
             client,
+            _uploads: uploads,
         }
     }
 
