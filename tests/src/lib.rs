@@ -21,6 +21,8 @@ pub enum Backend {
 /// A fresh database that outlives the server processes started on it.
 pub struct Store {
     db: TestDatabase,
+    /// The servers' local avatar root, so a test run writes nothing into the source tree.
+    uploads: tempfile::TempDir,
 }
 
 impl Store {
@@ -29,7 +31,8 @@ impl Store {
             Backend::Sqlite => fresh_sqlite().await,
             Backend::Postgres => fresh_postgres().await,
         };
-        Self { db }
+        let uploads = tempfile::tempdir().expect("temp uploads dir");
+        Self { db, uploads }
     }
 
     pub fn url(&self) -> &str {
@@ -38,7 +41,10 @@ impl Store {
 
     /// Starts a server on this store with the test profile and `env` on top.
     pub async fn start(&self, env: &[(&str, &str)]) -> Server {
-        Server::start(self.url(), env).await
+        let root = self.uploads.path().display().to_string();
+        let mut all = vec![("USER_SERVICE__STORAGE__LOCAL_ROOT", root.as_str())];
+        all.extend_from_slice(env);
+        Server::start(self.url(), &all).await
     }
 }
 
@@ -46,6 +52,8 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub client: reqwest::Client,
+    /// The avatar root used unless `env` names one, so no test writes into the source tree.
+    _uploads: tempfile::TempDir,
 }
 
 /// The binary cargo built for this workspace: `target/<profile>/user-service`, beside `deps/`.
@@ -73,6 +81,7 @@ fn config_dir() -> PathBuf {
 
 impl Server {
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let uploads = tempfile::tempdir().expect("temp uploads dir");
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .env("APP_ENV", "test")
@@ -81,6 +90,7 @@ impl Server {
             .env("USER_SERVICE__SERVER__PORT", "0")
             .env("USER_SERVICE__SERVER__WORKERS", "2")
             .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
+            .env("USER_SERVICE__STORAGE__LOCAL_ROOT", uploads.path())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -110,6 +120,7 @@ impl Server {
             child,
             base: addr,
             client,
+            _uploads: uploads,
         }
     }
 
@@ -139,7 +150,7 @@ impl Server {
         read(res).await
     }
 
-    /// The server's process id, to signal it while requests are in flight.
+    /// The server's process id: to signal it, or read its memory use from `/proc`.
     pub fn pid(&self) -> u32 {
         self.child.id().expect("the server is running")
     }

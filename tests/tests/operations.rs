@@ -16,6 +16,11 @@ fn cli(database_url: &str, args: &[&str]) -> (bool, String) {
         )
         .env("DATABASE_URL", database_url)
         .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
+        // The commands build the whole service, avatar store included: keep its root out of the tree.
+        .env(
+            "USER_SERVICE__STORAGE__LOCAL_ROOT",
+            std::env::temp_dir().join("user-service-e2e-cli-uploads"),
+        )
         .output()
         .expect("run user-service");
     (

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use user_service_domain::DomainError;
 use user_service_domain::error::DomainResult;
 use user_service_domain::model::{PageRequest, Paged, SearchQuery, User};
-use user_service_domain::ports::{LoginName, UserFilter, UserRepository};
+use user_service_domain::ports::{AvatarRef, LoginName, UserFilter, UserRepository};
 use uuid::Uuid;
 
 use crate::database::Database;
@@ -100,6 +100,44 @@ impl UserRepository for DieselUsers {
                 .set(&changes)
                 .execute(conn)
                 .map_err(|e| errors::user_write(e, &namespace, &username))?;
+                Ok(changed == 1)
+            })
+            .await
+    }
+
+    async fn swap_avatar(
+        &self,
+        namespace: &str,
+        id: Uuid,
+        expected_key: Option<String>,
+        avatar: Option<AvatarRef>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<bool> {
+        let namespace = namespace.to_owned();
+        let (key, url) = match avatar {
+            Some(a) => (Some(a.key), Some(a.url)),
+            None => (None, None),
+        };
+        self.db
+            .run(move |conn| {
+                let user = users::table
+                    .filter(users::namespace.eq(namespace))
+                    .filter(users::id.eq(id.to_string()));
+                let changes = (
+                    users::avatar_key.eq(key),
+                    users::avatar_url.eq(url),
+                    users::updated_at.eq(to_db_time(now)),
+                );
+                // `= NULL` never matches, so "still no avatar" needs its own condition.
+                let changed = match expected_key {
+                    Some(expected) => diesel::update(user.filter(users::avatar_key.eq(expected)))
+                        .set(changes)
+                        .execute(conn),
+                    None => diesel::update(user.filter(users::avatar_key.is_null()))
+                        .set(changes)
+                        .execute(conn),
+                }
+                .map_err(errors::db)?;
                 Ok(changed == 1)
             })
             .await

@@ -34,6 +34,7 @@ pub fn build_app(
         .configure(openapi::routes)
         .service(web::scope("/api/v1").configure(routes::api_v1))
         .configure(routes::integration)
+        .configure(routes::uploads::routes)
         .default_service(web::to(not_found))
         // Innermost, so a 429 still gets CORS headers, metrics and a request id, and CORS preflights
         // are answered before they count. It skips `/health`, `/ready` and `/metrics` itself.

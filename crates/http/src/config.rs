@@ -219,6 +219,13 @@ impl Settings {
                 "database.max_connections must be at least 1".into(),
             ));
         }
+        let avatar = &self.avatar;
+        if avatar.max_bytes == 0 || avatar.max_side_px == 0 || avatar.store_side_px == 0 {
+            return Err(ConfigError::Invalid(
+                "avatar.max_bytes, avatar.max_side_px and avatar.store_side_px must be at least 1"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 
@@ -380,5 +387,34 @@ mod tests {
             .is_ok()
         );
         assert!(load(&[("BCRYPT_COST", "3")]).is_err());
+    }
+
+    #[test]
+    fn avatar_limits_default_and_honour_avatar_max_bytes() -> Result<(), ConfigError> {
+        let s = load(&[])?;
+        assert_eq!(
+            (
+                s.avatar.max_bytes,
+                s.avatar.max_side_px,
+                s.avatar.store_side_px
+            ),
+            (1_048_576, 4096, 512)
+        );
+        assert_eq!(
+            (s.storage.backend.as_str(), s.storage.local_root.as_str()),
+            ("local", "data/uploads")
+        );
+        assert_eq!(
+            load(&[("AVATAR_MAX_BYTES", "2048")])?.avatar.max_bytes,
+            2048
+        );
+        let err = load(&[("USER_SERVICE__AVATAR__STORE_SIDE_PX", "0")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("store_side_px")),
+            "{err:?}"
+        );
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, credits, me, namespaces, ops, sessions, usage, users};
+use crate::routes::{auth, avatars, credits, me, namespaces, ops, sessions, uploads, usage, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use crate::routes::{auth, credits, me, namespaces, ops, sessions, usage, users};
         namespaces::create, namespaces::list, namespaces::get, namespaces::rotate_key,
         auth::register, auth::login, auth::refresh, auth::logout, auth::logout_all, auth::change_password,
         me::get_me, me::update_me, me::delete_me,
+        avatars::upload_avatar, avatars::delete_avatar, uploads::get_upload,
         ops::health, ops::ready, ops::metrics,
         users::create, users::list, users::search, users::get, users::update, users::delete, users::restore,
         credits::consume, credits::recharge, credits::balance, credits::transactions,

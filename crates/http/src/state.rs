@@ -8,12 +8,12 @@ use user_service_db::{
 };
 use user_service_domain::ports::{Clock, IdGenerator, SystemClock, SystemIds};
 use user_service_domain::services::{
-    AdminService, AuthPolicy, AuthService, CreditService, IdempotencyService, LoginThrottle,
-    NamespaceService, ProfileService, SessionService, ThrottlePolicy, UsageService,
+    AdminService, AuthPolicy, AuthService, AvatarService, CreditService, IdempotencyService,
+    LoginThrottle, NamespaceService, ProfileService, SessionService, ThrottlePolicy, UsageService,
 };
 use user_service_domain::tokens::AccessTokens;
 
-use crate::adapters::BcryptHasher;
+use crate::adapters::{BcryptHasher, BlockingImageProcessor, ImageRules, open_avatar_store};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::rate_limit::{self, RateLimiter, TrustedProxies};
@@ -28,6 +28,7 @@ pub struct AppState {
     pub usage: Arc<UsageService>,
     pub sessions: Arc<SessionService>,
     pub idempotency: Arc<IdempotencyService>,
+    pub avatars: Arc<AvatarService>,
     pub db: Database,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
@@ -44,6 +45,8 @@ pub enum StateError {
     Hasher(#[from] bcrypt::BcryptError),
     #[error("configuration: {0}")]
     RateLimit(String),
+    #[error(transparent)]
+    Storage(#[from] user_service_storage::StorageError),
 }
 
 impl AppState {
@@ -84,6 +87,19 @@ impl AppState {
             policy,
         );
         let creation_open = settings.operator_key().is_none();
+        let avatars = AvatarService::new(
+            users.clone(),
+            Arc::new(open_avatar_store(&settings.storage)?),
+            Arc::new(BlockingImageProcessor::new(
+                ImageRules {
+                    max_side_px: settings.avatar.max_side_px,
+                    store_side_px: settings.avatar.store_side_px,
+                },
+                num_cpus::get(),
+            )),
+            clock.clone(),
+            ids.clone(),
+        );
         let rl = &settings.rate_limit;
         let trusted_proxies =
             Arc::new(TrustedProxies::parse(&rl.trusted_proxies).map_err(StateError::RateLimit)?);
@@ -146,6 +162,7 @@ impl AppState {
                 clock.clone(),
                 ids.clone(),
             )),
+            avatars: Arc::new(avatars),
             profiles: Arc::new(ProfileService::new(users, refresh_tokens, hasher, clock)),
             metrics: Arc::new(Metrics::new(db.clone())),
             db,

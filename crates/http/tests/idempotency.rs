@@ -281,7 +281,10 @@ async fn admin_user_creation_is_idempotent_too(h: Harness) {
     assert_eq!(b1, b2);
     let other = json!({"username": "dave", "email": "dave@example.com"});
     let r = h.send(keyed(&a, "/api/v1/users", "create-1", &other)).await;
-    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED"));
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED")
+    );
     // Created once: without the key, the same username is now a conflict.
     let r = h
         .send(

@@ -4,6 +4,7 @@
 #[macro_use]
 mod support;
 
+mod avatars;
 mod database;
 mod idempotency;
 mod ledger;

@@ -1,5 +1,6 @@
 //! Entities and the value types that can only be built valid.
 
+pub mod avatar;
 pub mod credits;
 pub mod idempotency;
 pub mod json_object;
@@ -15,6 +16,7 @@ pub mod usage;
 pub mod user;
 pub mod values;
 
+pub use avatar::{AvatarKey, ImageFormat};
 pub use credits::Credits;
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyRecord, StoredResponse};
 pub use json_object::JsonObject;

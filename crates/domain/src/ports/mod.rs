@@ -1,6 +1,7 @@
 //! What the domain needs from the outside world, one trait per need. Adapters live in other crates;
 //! mocks of every port are exported behind the `mock` feature.
 
+mod avatars;
 mod clock;
 mod idempotency;
 mod ledger;
@@ -12,6 +13,7 @@ mod sessions;
 mod usage;
 mod users;
 
+pub use avatars::{AvatarStore, ImageProcessor, ProcessedImage, StoredAvatar};
 pub use clock::{Clock, IdGenerator, SystemClock, SystemIds};
 pub use idempotency::IdempotencyStore;
 pub use ledger::CreditLedger;
@@ -21,8 +23,10 @@ pub use rate_limits::{RateLimitStore, WindowCount};
 pub use refresh_tokens::RefreshTokenRepository;
 pub use sessions::SessionRepository;
 pub use usage::UsageRepository;
-pub use users::{LoginName, UserFilter, UserRepository};
+pub use users::{AvatarRef, LoginName, UserFilter, UserRepository};
 
+#[cfg(any(test, feature = "mock"))]
+pub use avatars::{MockAvatarStore, MockImageProcessor};
 #[cfg(any(test, feature = "mock"))]
 pub use clock::{MockClock, MockIdGenerator};
 #[cfg(any(test, feature = "mock"))]

@@ -5,6 +5,13 @@ use uuid::Uuid;
 use crate::error::DomainResult;
 use crate::model::{PageRequest, Paged, SearchQuery, User};
 
+/// Where a user's avatar is: its storage key and the URL clients fetch it from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvatarRef {
+    pub key: String,
+    pub url: String,
+}
+
 /// How a login names its account: by username or by email, both compared case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginName {
@@ -37,6 +44,18 @@ pub trait UserRepository: Send + Sync {
     /// version, which change only through their own methods). Fails with `EmailTaken` on a duplicate.
     /// False when the user does not exist.
     async fn update_profile(&self, user: &User) -> DomainResult<bool>;
+    /// Points the user at another avatar object (or none), only if its avatar key is still
+    /// `expected_key`, writing nothing else but `updated_at`: a concurrent profile change is not
+    /// overwritten, and of two uploads racing, the loser learns it lost. False when the user does not
+    /// exist or its avatar key is no longer `expected_key`.
+    async fn swap_avatar(
+        &self,
+        namespace: &str,
+        id: Uuid,
+        expected_key: Option<String>,
+        avatar: Option<AvatarRef>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<bool>;
     /// Sets the password hash; with `revoke` also raises the token version so every token is stale.
     /// Returns the token version after the change.
     async fn set_password_hash(

@@ -4,6 +4,7 @@
 pub mod access;
 mod admin;
 mod auth;
+mod avatars;
 mod credits;
 mod idempotency;
 mod login_throttle;
@@ -14,6 +15,7 @@ mod usage;
 
 pub use admin::{AdminService, NewUser, UserUpdate, managed_namespace};
 pub use auth::{AuthPolicy, AuthService, Registration, new_user};
+pub use avatars::AvatarService;
 pub use credits::CreditService;
 pub use idempotency::{Begin, IdempotencyService, fingerprint};
 pub use login_throttle::{LoginThrottle, ThrottlePolicy};
@@ -31,6 +33,8 @@ mod access_tests;
 mod admin_tests;
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod avatars_tests;
 #[cfg(test)]
 mod credits_tests;
 #[cfg(test)]

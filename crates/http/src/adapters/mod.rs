@@ -1,5 +1,9 @@
 //! Adapters of domain ports that need the async runtime, so cannot live in the domain.
 
+pub mod avatar_storage;
 pub mod bcrypt_hasher;
+pub mod images;
 
+pub use avatar_storage::open_avatar_store;
 pub use bcrypt_hasher::BcryptHasher;
+pub use images::{BlockingImageProcessor, ImageRules};

@@ -2,11 +2,13 @@
 //! method, render.
 
 pub mod auth;
+pub mod avatars;
 pub mod credits;
 pub mod me;
 pub mod namespaces;
 pub mod ops;
 pub mod sessions;
+pub mod uploads;
 pub mod usage;
 pub mod users;
 
@@ -17,6 +19,7 @@ pub fn integration(cfg: &mut web::ServiceConfig) {
     namespaces::routes(cfg);
     auth::routes(cfg);
     me::routes(cfg);
+    avatars::routes(cfg);
 }
 
 /// Everything under `/api/v1`.

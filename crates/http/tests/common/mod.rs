@@ -12,12 +12,16 @@ use user_service_http::{AppState, Settings, build_app};
 pub struct Harness {
     pub state: AppState,
     _db: TestDatabase,
+    /// The local avatar store's root, so tests write nothing into the source tree.
+    pub uploads: tempfile::TempDir,
 }
 
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body as received, for bodies that are not JSON (images).
+    pub raw: Vec<u8>,
 }
 
 impl Reply {
@@ -56,7 +60,12 @@ impl Harness {
             Backend::Sqlite => fresh_sqlite().await,
             Backend::Postgres => fresh_postgres().await,
         };
+        let uploads = tempfile::tempdir().expect("temp uploads dir");
         let mut vars: Vec<(String, String)> = vec![
+            (
+                "USER_SERVICE__STORAGE__LOCAL_ROOT".into(),
+                uploads.path().display().to_string(),
+            ),
             ("USER_SERVICE__AUTH__BCRYPT_COST".into(), "4".into()),
             ("USER_SERVICE__RATE_LIMIT__ENABLED".into(), "false".into()),
             (
@@ -74,12 +83,21 @@ impl Harness {
         )
         .expect("test settings load");
         let state = AppState::build(settings, db.database().clone()).expect("state builds");
-        Self { state, _db: db }
+        Self {
+            state,
+            _db: db,
+            uploads,
+        }
     }
 
     pub async fn send(&self, req: TestRequest) -> Reply {
+        self.send_request(req.to_request()).await
+    }
+
+    /// Sends a request built by hand, e.g. one whose body is a stream.
+    pub async fn send_request(&self, req: actix_http::Request) -> Reply {
         let app = test::init_service(build_app(self.state.clone())).await;
-        let res = test::call_service(&app, req.to_request()).await;
+        let res = test::call_service(&app, req).await;
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = test::read_body(res).await;
@@ -93,6 +111,7 @@ impl Harness {
             status,
             headers,
             body,
+            raw: bytes.to_vec(),
         }
     }
 
