@@ -16,6 +16,7 @@ use crate::connection::write_transaction;
 use crate::database::Database;
 use crate::errors;
 use crate::models::{from_db_time, parse_uuid, to_db_time};
+use crate::paging;
 use crate::schema::{credit_balances, credit_transactions};
 
 /// The largest balance an account may hold, in millionths: far below `i64::MAX`, so adding one more
@@ -290,8 +291,6 @@ impl CreditLedger for DieselCreditLedger {
         kind: Option<TransactionType>,
         page: PageRequest,
     ) -> DomainResult<Paged<CreditTransaction>> {
-        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
-        let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
         let kinds: Vec<&'static str> = match kind {
             Some(k) => vec![k.as_str()],
             None => vec![
@@ -306,26 +305,19 @@ impl CreditLedger for DieselCreditLedger {
                         .filter(credit_transactions::user_id.eq(user_id.to_string()))
                         .filter(credit_transactions::transaction_type.eq_any(kinds.clone()))
                 };
-                // One snapshot, so the total agrees with the page.
-                let (total, rows) = conn
-                    .transaction(|conn| {
-                        let total: i64 = mine().count().get_result(conn)?;
-                        let rows: Vec<TransactionRow> = mine()
+                paging::load_page(
+                    conn,
+                    page,
+                    |conn| mine().count().get_result(conn),
+                    |conn, limit, offset| {
+                        mine()
                             .order(credit_transactions::id.desc())
                             .limit(limit)
                             .offset(offset)
-                            .load(conn)?;
-                        Ok::<_, diesel::result::Error>((total, rows))
-                    })
-                    .map_err(errors::db)?;
-                Ok(Paged {
-                    items: rows
-                        .into_iter()
-                        .map(TransactionRow::into_transaction)
-                        .collect::<DomainResult<_>>()?,
-                    total: u64::try_from(total).unwrap_or(0),
-                    request: page,
-                })
+                            .load::<TransactionRow>(conn)
+                    },
+                    TransactionRow::into_transaction,
+                )
             })
             .await
     }

@@ -12,6 +12,7 @@ mod ledger;
 mod migrations;
 mod models;
 mod namespaces;
+mod paging;
 mod refresh_tokens;
 pub mod schema;
 mod sessions;

@@ -9,6 +9,7 @@ use user_service_domain::ports::NamespaceRepository;
 use crate::database::Database;
 use crate::errors;
 use crate::models::NamespaceRow;
+use crate::paging;
 use crate::schema::namespaces;
 
 #[derive(Debug, Clone)]
@@ -52,27 +53,21 @@ impl NamespaceRepository for DieselNamespaces {
     }
 
     async fn list(&self, page: PageRequest) -> DomainResult<Paged<Namespace>> {
-        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
-        let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
         self.db
             .run(move |conn| {
-                // One snapshot, so the total agrees with the page.
-                let (total, rows) = conn
-                    .transaction(|conn| {
-                        let total: i64 = namespaces::table.count().get_result(conn)?;
-                        let rows: Vec<NamespaceRow> = namespaces::table
+                paging::load_page(
+                    conn,
+                    page,
+                    |conn| namespaces::table.count().get_result(conn),
+                    |conn, limit, offset| {
+                        namespaces::table
                             .order((namespaces::created_at.asc(), namespaces::slug.asc()))
                             .limit(limit)
                             .offset(offset)
-                            .load(conn)?;
-                        Ok::<_, diesel::result::Error>((total, rows))
-                    })
-                    .map_err(errors::db)?;
-                Ok(Paged {
-                    items: rows.into_iter().map(Namespace::from).collect(),
-                    total: u64::try_from(total).unwrap_or(0),
-                    request: page,
-                })
+                            .load::<NamespaceRow>(conn)
+                    },
+                    |r| Ok(Namespace::from(r)),
+                )
             })
             .await
     }

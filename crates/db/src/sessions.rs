@@ -16,6 +16,7 @@ use crate::connection::write_transaction;
 use crate::database::Database;
 use crate::errors;
 use crate::models::{from_db_time, from_json, parse_uuid, to_db_time, to_json};
+use crate::paging;
 use crate::schema::{conversation_sessions as sessions, session_messages as messages};
 
 #[derive(Debug, Clone)]
@@ -105,13 +106,6 @@ impl MessageRow {
     }
 }
 
-fn page_bounds(page: PageRequest) -> (i64, i64) {
-    (
-        i64::try_from(page.limit).unwrap_or(i64::MAX),
-        i64::try_from(page.offset).unwrap_or(i64::MAX),
-    )
-}
-
 #[async_trait]
 impl SessionRepository for DieselSessions {
     async fn create(&self, session: &NewSession) -> DomainResult<Session> {
@@ -161,7 +155,6 @@ impl SessionRepository for DieselSessions {
         active_only: bool,
         page: PageRequest,
     ) -> DomainResult<Paged<Session>> {
-        let (limit, offset) = page_bounds(page);
         let statuses: Vec<&'static str> = if active_only {
             vec![SessionStatus::Active.as_str()]
         } else {
@@ -182,25 +175,19 @@ impl SessionRepository for DieselSessions {
                         .filter(sessions::user_id.eq(user_id.to_string()))
                         .filter(sessions::status.eq_any(statuses.clone()))
                 };
-                let (total, rows) = conn
-                    .transaction(|conn| {
-                        let total: i64 = mine().count().get_result(conn)?;
-                        let rows: Vec<SessionRow> = mine()
+                paging::load_page(
+                    conn,
+                    page,
+                    |conn| mine().count().get_result(conn),
+                    |conn, limit, offset| {
+                        mine()
                             .order((sessions::created_at.desc(), sessions::id.desc()))
                             .limit(limit)
                             .offset(offset)
-                            .load(conn)?;
-                        Ok::<_, diesel::result::Error>((total, rows))
-                    })
-                    .map_err(errors::db)?;
-                Ok(Paged {
-                    items: rows
-                        .into_iter()
-                        .map(SessionRow::into_session)
-                        .collect::<DomainResult<_>>()?,
-                    total: u64::try_from(total).unwrap_or(0),
-                    request: page,
-                })
+                            .load::<SessionRow>(conn)
+                    },
+                    SessionRow::into_session,
+                )
             })
             .await
     }
@@ -279,30 +266,23 @@ impl SessionRepository for DieselSessions {
         session_id: Uuid,
         page: PageRequest,
     ) -> DomainResult<Paged<SessionMessage>> {
-        let (limit, offset) = page_bounds(page);
         self.db
             .run(move |conn| {
                 let of_session =
                     || messages::table.filter(messages::session_id.eq(session_id.to_string()));
-                let (total, rows) = conn
-                    .transaction(|conn| {
-                        let total: i64 = of_session().count().get_result(conn)?;
-                        let rows: Vec<MessageRow> = of_session()
+                paging::load_page(
+                    conn,
+                    page,
+                    |conn| of_session().count().get_result(conn),
+                    |conn, limit, offset| {
+                        of_session()
                             .order(messages::id.asc())
                             .limit(limit)
                             .offset(offset)
-                            .load(conn)?;
-                        Ok::<_, diesel::result::Error>((total, rows))
-                    })
-                    .map_err(errors::db)?;
-                Ok(Paged {
-                    items: rows
-                        .into_iter()
-                        .map(MessageRow::into_message)
-                        .collect::<DomainResult<_>>()?,
-                    total: u64::try_from(total).unwrap_or(0),
-                    request: page,
-                })
+                            .load::<MessageRow>(conn)
+                    },
+                    MessageRow::into_message,
+                )
             })
             .await
     }

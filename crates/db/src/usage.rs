@@ -20,6 +20,7 @@ use crate::connection::write_transaction;
 use crate::database::Database;
 use crate::errors;
 use crate::models::{from_db_time, from_json, parse_uuid, to_db_time, to_json};
+use crate::paging;
 use crate::schema::{usage_hourly, usage_records};
 
 #[derive(Debug, Clone)]
@@ -380,8 +381,6 @@ impl UsageRepository for DieselUsage {
         range: DateRange,
         page: PageRequest,
     ) -> DomainResult<Paged<UsageRecord>> {
-        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
-        let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
         let (start, end) = bounds(range);
         self.db
             .run(move |conn| {
@@ -390,25 +389,19 @@ impl UsageRepository for DieselUsage {
                         .filter(usage_records::user_id.eq(user_id.to_string()))
                         .filter(usage_records::created_at.between(start, end))
                 };
-                let (total, rows) = conn
-                    .transaction(|conn| {
-                        let total: i64 = mine().count().get_result(conn)?;
-                        let rows: Vec<UsageRow> = mine()
+                paging::load_page(
+                    conn,
+                    page,
+                    |conn| mine().count().get_result(conn),
+                    |conn, limit, offset| {
+                        mine()
                             .order((usage_records::created_at.desc(), usage_records::id.desc()))
                             .limit(limit)
                             .offset(offset)
-                            .load(conn)?;
-                        Ok::<_, diesel::result::Error>((total, rows))
-                    })
-                    .map_err(errors::db)?;
-                Ok(Paged {
-                    items: rows
-                        .into_iter()
-                        .map(UsageRow::into_record)
-                        .collect::<DomainResult<_>>()?,
-                    total: u64::try_from(total).unwrap_or(0),
-                    request: page,
-                })
+                            .load::<UsageRow>(conn)
+                    },
+                    UsageRow::into_record,
+                )
             })
             .await
     }
