@@ -9,7 +9,7 @@ use user_service_domain::model::{Namespace, PageRequest, Paged, TokenPair, User}
 use uuid::Uuid;
 
 /// `{"data": ...}`, the envelope of every successful resource response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Data<T> {
     pub data: T,
 }

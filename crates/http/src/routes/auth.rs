@@ -81,8 +81,7 @@ pub struct RegisterResponse {
 }
 
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = RegisterResponse), (status = 404, body = ErrorBody)))]
 pub async fn register(
     state: web::Data<AppState>,
     body: web::Json<RegisterBody>,
@@ -106,8 +105,7 @@ pub struct LoginBody {
 }
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
 pub async fn login(
     state: web::Data<AppState>,
     ip: ClientIp,
@@ -178,8 +176,7 @@ pub async fn logout(
 }
 
 #[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "every refresh token revoked, every access token stale"),
-              (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "every refresh token revoked, every access token stale")))]
 pub async fn logout_all(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
     state.auth.logout_all(&user.0).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -194,7 +191,7 @@ pub struct ChangePasswordBody {
 
 #[utoipa::path(post, path = "/auth/change-password", tag = "auth", request_body = ChangePasswordBody,
     security(("bearer" = [])),
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse)))]
 pub async fn change_password(
     state: web::Data<AppState>,
     user: CurrentUser,
