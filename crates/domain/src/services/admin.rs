@@ -253,7 +253,7 @@ impl AdminService {
         }
         let mut user = self
             .users
-            .find_live(namespace, &LoginName::Username(username.to_lowercase()))
+            .find_live(namespace, &LoginName::username(username))
             .await?
             .ok_or(DomainError::UserNotFound)?;
         user.roles = role_names(parsed);
