@@ -159,6 +159,9 @@ fn insert_one(conn: &mut crate::DbConnection, row: &NewUsageRow) -> QueryResult<
 
 /// `(records, credits, cost, tokens)`.
 type Sums = (i64, i64, i64, i64);
+/// Sums as the database reads them: the record count, then each total split in a high and a low
+/// half (see `split_sum`).
+type SplitSums = (i64, i64, i64, i64, i64, i64, i64);
 /// Sums per (event type, model).
 type Groups = Vec<(String, Option<String>, Sums)>;
 /// `(user_id, hour, event_type, model_name)` of an hourly totals row.
@@ -205,7 +208,7 @@ fn add_to_hourly(conn: &mut crate::DbConnection, rows: &[NewUsageRow]) -> QueryR
             r.model_name.as_deref().unwrap_or(""),
         );
         let t = totals.entry(key).or_default();
-        t.0 += 1;
+        t.0 = t.0.saturating_add(1);
         t.1 = t.1.saturating_add(r.credits_charged);
         t.2 = t.2.saturating_add(r.cost_usd);
         t.3 = t.3.saturating_add(r.tokens_used);
@@ -220,10 +223,10 @@ fn add_to_hourly(conn: &mut crate::DbConnection, rows: &[NewUsageRow]) -> QueryR
                     .filter(usage_hourly::model_name.eq(model)),
             )
             .set((
-                usage_hourly::records.eq(usage_hourly::records + n),
-                usage_hourly::credits_charged.eq(usage_hourly::credits_charged + credits),
-                usage_hourly::cost_usd.eq(usage_hourly::cost_usd + cost),
-                usage_hourly::tokens_used.eq(usage_hourly::tokens_used + tokens),
+                usage_hourly::records.eq(capped_plus("records", n)),
+                usage_hourly::credits_charged.eq(capped_plus("credits_charged", credits)),
+                usage_hourly::cost_usd.eq(capped_plus("cost_usd", cost)),
+                usage_hourly::tokens_used.eq(capped_plus("tokens_used", tokens)),
             ))
             .execute(conn)
         };
@@ -255,15 +258,68 @@ fn add_to_hourly(conn: &mut crate::DbConnection, rows: &[NewUsageRow]) -> QueryR
     Ok(())
 }
 
-/// PostgreSQL sums BIGINT into NUMERIC, which one query for both backends cannot read; the casts
-/// bring the sums back to BIGINT (exact: millionths are integers).
-const RAW_SUMS: &str = "COUNT(*), CAST(COALESCE(SUM(credits_charged), 0) AS BIGINT), \
-                        CAST(COALESCE(SUM(cost_usd), 0) AS BIGINT), \
-                        CAST(COALESCE(SUM(tokens_used), 0) AS BIGINT)";
-const HOURLY_SUMS: &str = "CAST(COALESCE(SUM(records), 0) AS BIGINT), \
-                           CAST(COALESCE(SUM(credits_charged), 0) AS BIGINT), \
-                           CAST(COALESCE(SUM(cost_usd), 0) AS BIGINT), \
-                           CAST(COALESCE(SUM(tokens_used), 0) AS BIGINT)";
+/// `column + n` for a non-negative `n`, stopping at `i64::MAX` instead of overflowing (SQLite
+/// would turn the sum into a float, PostgreSQL would fail the statement). Both operands are integers
+/// this code computed, never request text.
+fn capped_plus(column: &'static str, n: i64) -> diesel::expression::SqlLiteral<BigInt> {
+    let room = i64::MAX - n.max(0);
+    sql::<BigInt>(&format!(
+        "CASE WHEN {column} > {room} THEN {max} ELSE {column} + {n} END",
+        max = i64::MAX
+    ))
+}
+
+/// A SUM of non-negative BIGINTs that cannot overflow on either backend (SQLite's SUM raises an
+/// error on overflow, PostgreSQL's NUMERIC does not fit back into BIGINT): each value is split at
+/// 2^32, the halves are summed separately (each stays below 2^63 for 2^31 rows), and `join_sum`
+/// puts them together in Rust.
+macro_rules! split_sum {
+    ($column:literal) => {
+        concat!(
+            "CAST(COALESCE(SUM(",
+            $column,
+            " / 4294967296), 0) AS BIGINT), CAST(COALESCE(SUM(",
+            $column,
+            " % 4294967296), 0) AS BIGINT)"
+        )
+    };
+}
+
+const RAW_SUMS: &str = concat!(
+    "COUNT(*), ",
+    split_sum!("credits_charged"),
+    ", ",
+    split_sum!("cost_usd"),
+    ", ",
+    split_sum!("tokens_used")
+);
+const HOURLY_SUMS: &str = concat!(
+    "CAST(COALESCE(SUM(records), 0) AS BIGINT), ",
+    split_sum!("credits_charged"),
+    ", ",
+    split_sum!("cost_usd"),
+    ", ",
+    split_sum!("tokens_used")
+);
+
+/// The total a `split_sum` read, or `i64::MAX` when it passes that.
+fn join_sum(high: i64, low: i64) -> i64 {
+    let total = (i128::from(high) << 32) + i128::from(low);
+    i64::try_from(total.max(0)).unwrap_or(i64::MAX)
+}
+
+fn joined(
+    (records, credits_high, credits_low, cost_high, cost_low, tokens_high, tokens_low): SplitSums,
+) -> Sums {
+    (
+        records,
+        join_sum(credits_high, credits_low),
+        join_sum(cost_high, cost_low),
+        join_sum(tokens_high, tokens_low),
+    )
+}
+
+type SplitSumsSql = (BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt);
 
 /// Records of `user` created in `[from, to]`, summed per (event type, model).
 fn raw_groups(
@@ -279,9 +335,14 @@ fn raw_groups(
         .select((
             usage_records::event_type,
             usage_records::model_name,
-            sql::<(BigInt, BigInt, BigInt, BigInt)>(RAW_SUMS),
+            sql::<SplitSumsSql>(RAW_SUMS),
         ))
-        .load(conn)
+        .load::<(String, Option<String>, SplitSums)>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(e, m, sums)| (e, m, joined(sums)))
+                .collect()
+        })
 }
 
 /// Hourly totals of `user` for the hours in `[lo, hi)`, summed per (event type, model).
@@ -291,7 +352,7 @@ fn hourly_groups(
     lo: NaiveDateTime,
     hi: NaiveDateTime,
 ) -> QueryResult<Groups> {
-    let rows: Vec<(String, String, Sums)> = usage_hourly::table
+    let rows: Vec<(String, String, SplitSums)> = usage_hourly::table
         .filter(usage_hourly::user_id.eq(user))
         .filter(usage_hourly::hour.ge(lo))
         .filter(usage_hourly::hour.lt(hi))
@@ -299,19 +360,19 @@ fn hourly_groups(
         .select((
             usage_hourly::event_type,
             usage_hourly::model_name,
-            sql::<(BigInt, BigInt, BigInt, BigInt)>(HOURLY_SUMS),
+            sql::<SplitSumsSql>(HOURLY_SUMS),
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(e, m, sums)| (e, Some(m).filter(|m| !m.is_empty()), sums))
+        .map(|(e, m, sums)| (e, Some(m).filter(|m| !m.is_empty()), joined(sums)))
         .collect())
 }
 
 fn fold(stats: &mut UsageStats, groups: Groups) {
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     for (event_type, model, (records, credits, cost, tokens)) in groups {
-        stats.total_records += count(records);
+        stats.total_records = stats.total_records.saturating_add(count(records));
         stats.total_credits_charged = Credits::from_millionths(
             stats
                 .total_credits_charged
@@ -321,9 +382,11 @@ fn fold(stats: &mut UsageStats, groups: Groups) {
         stats.total_cost_usd =
             Credits::from_millionths(stats.total_cost_usd.millionths().saturating_add(cost));
         stats.total_tokens_used = stats.total_tokens_used.saturating_add(tokens);
-        *stats.by_event_type.entry(event_type).or_default() += count(records);
+        let by_type = stats.by_event_type.entry(event_type).or_default();
+        *by_type = by_type.saturating_add(count(records));
         if let Some(model) = model {
-            *stats.by_model.entry(model).or_default() += count(records);
+            let by_model = stats.by_model.entry(model).or_default();
+            *by_model = by_model.saturating_add(count(records));
         }
     }
 }

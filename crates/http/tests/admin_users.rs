@@ -251,6 +251,56 @@ async fn another_namespace_sees_404_for_every_operation(h: Harness) {
     );
 }
 
+/// A plain user naming another user of its namespace learns nothing: the answer is a made-up id's.
+/// Naming itself on an admin route is 403, since it knows that account exists.
+async fn a_plain_user_gets_404_for_another_user_and_403_for_itself(h: Harness) {
+    let w = world(&h).await;
+    let victim = id_of(&create(&h, &w.key, json!({"email": "v@example.com"})).await);
+    let me = h.register("shop", "carol", PW).await;
+    let carol = As::Token(me["access_token"].as_str().expect("token").into());
+    let own = me["user"]["id"].as_str().expect("id").to_owned();
+    let made_up = uuid::Uuid::now_v7().to_string();
+    let routes = |id: &str| {
+        let path = format!("/api/v1/users/{id}");
+        [
+            ("GET", path.clone(), None),
+            ("PATCH", path.clone(), Some(json!({"first_name": "X"}))),
+            ("PUT", path.clone(), Some(json!({"roles": ["admin"]}))),
+            ("DELETE", path.clone(), None),
+            ("POST", format!("{path}/restore"), None),
+        ]
+    };
+    for id in [&victim, &made_up] {
+        for (method, p, body) in routes(id) {
+            let r = call(&h, method, &p, &carol, body).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::NOT_FOUND, "USER_NOT_FOUND"),
+                "{method} {p}"
+            );
+            assert_eq!(r.body["error"]["message"], "user not found", "{method} {p}");
+        }
+    }
+    for (method, p, body) in routes(&own) {
+        let r = call(&h, method, &p, &carol, body).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            "{method} {p}"
+        );
+    }
+    // Nothing was changed by any of it.
+    let r = call(&h, "GET", &format!("/api/v1/users/{victim}"), &w.key, None).await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["data"]["first_name"].clone(),
+            r.body["data"]["is_active"].clone()
+        ),
+        (StatusCode::OK, Value::Null, json!(true))
+    );
+}
+
 async fn get_checks_the_id(h: Harness) {
     let w = world(&h).await;
     let r = call(&h, "GET", "/api/v1/users/not-a-uuid", &w.key, None).await;
@@ -709,6 +759,7 @@ on_both!(
     create_refuses_duplicates_bad_input_and_foreign_tenants,
     only_admins_and_service_keys_may_manage,
     another_namespace_sees_404_for_every_operation,
+    a_plain_user_gets_404_for_another_user_and_403_for_itself,
     get_checks_the_id,
     list_filters_and_both_pagination_styles,
     put_and_patch_update_partially_and_ignore_empty_strings,

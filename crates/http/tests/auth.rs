@@ -327,6 +327,95 @@ async fn change_password_needs_the_current_one_and_makes_other_tokens_stale(h: H
     assert_eq!(new_pw.status, StatusCode::OK);
 }
 
+/// bcrypt uses 72 bytes, so the contract allows exactly 72 (and refuses 73 as too long) everywhere a
+/// password is set; every one of the 72 bytes counts at login.
+async fn passwords_of_exactly_72_bytes_work_everywhere_and_73_are_too_long(h: Harness) {
+    let key = h.namespace("shop").await;
+    // Multi-byte characters too: the limit is in bytes, not characters.
+    let pw72 = "ä".repeat(30) + &"x".repeat(12);
+    let other72 = "y".repeat(72);
+    let pw73 = "x".repeat(73);
+    assert_eq!((pw72.len(), other72.len(), pw73.len()), (72, 72, 73));
+    let login = |pw: &str| {
+        h.post(
+            "/auth/login",
+            json!({"namespace": "shop", "username": "alice", "password": pw}),
+        )
+    };
+
+    let reg = h.register("shop", "alice", &pw72).await;
+    assert_eq!(reg["user"]["username"], "alice");
+    let ok = login(&pw72).await;
+    assert_eq!(
+        (ok.status, ok.body["token_type"].clone()),
+        (StatusCode::OK, json!("bearer"))
+    );
+    // The 72nd byte is not cut off: changing only it is a wrong password.
+    let last_changed = "ä".repeat(30) + &"x".repeat(11) + "z";
+    let wrong = login(&last_changed).await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS")
+    );
+
+    let change = |new: &str| {
+        TestRequest::post()
+            .uri("/auth/change-password")
+            .insert_header((
+                "Authorization",
+                format!("Bearer {}", s(&ok.body["access_token"])),
+            ))
+            .set_json(json!({"current_password": pw72, "new_password": new}))
+    };
+    let too_long = h.send(change(&pw73)).await;
+    assert_eq!(
+        (too_long.status, too_long.code()),
+        (StatusCode::BAD_REQUEST, "PASSWORD_TOO_LONG")
+    );
+    let changed = h.send(change(&other72)).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert!(
+        changed.body["refresh_token"]
+            .as_str()
+            .is_some_and(|t| t.len() >= 43)
+    );
+    assert_eq!(login(&other72).await.status, StatusCode::OK);
+
+    let create = |username: &str, pw: &str| {
+        TestRequest::post()
+            .uri("/api/v1/users")
+            .insert_header(("X-API-Key", key.clone()))
+            .set_json(json!({"username": username, "email": format!("{username}@example.com"), "password": pw}))
+    };
+    let created = h.send(create("bob", &pw72)).await;
+    assert_eq!(
+        (created.status, created.body["data"]["username"].clone()),
+        (StatusCode::CREATED, json!("bob"))
+    );
+    let bob = h
+        .post(
+            "/auth/login",
+            json!({"namespace": "shop", "username": "bob", "password": pw72}),
+        )
+        .await;
+    assert_eq!(bob.status, StatusCode::OK);
+    let refused = h.send(create("carol", &pw73)).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::BAD_REQUEST, "PASSWORD_TOO_LONG")
+    );
+    let reg73 = h
+        .post(
+            "/auth/register",
+            json!({"namespace": "shop", "username": "dave", "password": pw73}),
+        )
+        .await;
+    assert_eq!(
+        (reg73.status, reg73.code()),
+        (StatusCode::BAD_REQUEST, "PASSWORD_TOO_LONG")
+    );
+}
+
 async fn integration_routes_are_also_served_under_api_v1(h: Harness) {
     let r = h
         .post("/api/v1/userspaces", json!({"namespace": "shop"}))
@@ -355,6 +444,7 @@ on_both!(
     refresh_rotates_and_a_spent_token_within_the_leeway_still_works,
     logout_revokes_the_login_and_logout_all_makes_every_token_stale,
     change_password_needs_the_current_one_and_makes_other_tokens_stale,
+    passwords_of_exactly_72_bytes_work_everywhere_and_73_are_too_long,
     integration_routes_are_also_served_under_api_v1,
 );
 

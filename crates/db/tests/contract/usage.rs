@@ -16,6 +16,7 @@ contract!(
     history_is_newest_first_within_an_inclusive_window,
     stats_sum_exactly_within_the_window,
     stats_agree_with_the_records_for_any_window,
+    totals_stop_at_the_largest_amount_instead_of_overflowing,
 );
 
 fn event(kind: &str, credits_micros: i64, model: Option<&str>) -> UsageEvent {
@@ -271,5 +272,46 @@ async fn stats_agree_with_the_records_for_any_window(db: Database) {
             expected,
             "{range:?}"
         );
+    }
+}
+
+/// Twelve records of the largest amount sum past i64::MAX millionths, in the hourly totals (singles
+/// and a batch) and in the raw records at a window's edge: the totals stop at the maximum, and the
+/// token counts, which fit, stay exact.
+async fn totals_stop_at_the_largest_amount_instead_of_overflowing(db: Database) {
+    use chrono::{DurationRound, TimeDelta};
+    use user_service_domain::model::Count;
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let repo = DieselUsage::new(db);
+    let hour0 = (now() - Duration::hours(3))
+        .duration_trunc(TimeDelta::hours(1))
+        .expect("hour");
+    let biggest = UsageEvent {
+        event_type: "ai_chat".into(),
+        credits_charged: Credits::MAX_AMOUNT,
+        cost_usd: Credits::MAX_AMOUNT,
+        tokens_used: Count::MAX,
+        ..UsageEvent::default()
+    };
+    for k in 0..6 {
+        let at = hour0 + Duration::minutes(10 + k);
+        repo.insert(&record(&alice, biggest.clone(), at))
+            .await
+            .expect("insert");
+    }
+    let batch: Vec<_> = (0..6)
+        .map(|k| record(&alice, biggest.clone(), hour0 + Duration::minutes(70 + k)))
+        .collect();
+    repo.insert_batch(&batch).await.expect("batch");
+    for start in [None, Some(hour0 + Duration::minutes(5))] {
+        let s = repo
+            .stats(alice.id, DateRange { start, end: None })
+            .await
+            .expect("stats");
+        assert_eq!(s.total_records, 12, "{start:?}");
+        assert_eq!(s.total_credits_charged, Credits::from_millionths(i64::MAX));
+        assert_eq!(s.total_cost_usd, Credits::from_millionths(i64::MAX));
+        assert_eq!(s.total_tokens_used, 12 * Count::MAX);
+        assert_eq!(s.by_event_type, [("ai_chat".to_owned(), 12)].into());
     }
 }

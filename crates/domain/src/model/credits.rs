@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::number;
+
 /// An amount of credits (or US dollars) in millionths. `0.1 + 0.2` is `0.3` here, exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Credits(i64);
@@ -34,74 +36,10 @@ impl Credits {
     /// Parses a JSON number's text, rounding to 6 decimal places half to even
     /// (`57 * 0.01` arrives as `0.5700000000000001` and means `0.57`).
     pub fn parse_decimal(text: &str) -> Result<Self, String> {
-        const BAD: &str = "must be a number";
-        const BIG: &str = "is out of range";
-        let (negative, rest) = match text.strip_prefix('-') {
-            Some(r) => (true, r),
-            None => (false, text),
-        };
-        let (mantissa, exponent) = match rest.find(['e', 'E']) {
-            Some(i) => (
-                &rest[..i],
-                rest[i + 1..].parse::<i64>().map_err(|_| BAD.to_string())?,
-            ),
-            None => (rest, 0),
-        };
-        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        if int_part.is_empty()
-            || !int_part.bytes().all(|b| b.is_ascii_digit())
-            || !frac_part.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(BAD.into());
-        }
-        if exponent.abs() > 400 {
-            return if exponent < 0 {
-                Ok(Self::ZERO)
-            } else {
-                Err(BIG.into())
-            };
-        }
-        let digits: String = format!("{int_part}{frac_part}");
-        let digits = digits.trim_start_matches('0');
-        // value = digits * 10^(shift - 6), so millionths = digits * 10^shift.
-        let shift = exponent - frac_part.len() as i64 + 6;
-        let millionths: i128 = if digits.is_empty() {
-            0
-        } else if shift >= 0 {
-            if digits.len() as i64 + shift > 30 {
-                return Err(BIG.into());
-            }
-            let base: i128 = digits.parse().map_err(|_| BIG.to_string())?;
-            base * 10i128.pow(shift as u32)
-        } else {
-            let cut = (-shift) as usize;
-            let (kept, dropped) = if cut >= digits.len() {
-                ("", digits)
-            } else {
-                digits.split_at(digits.len() - cut)
-            };
-            let dropped_padded;
-            let dropped = if cut > dropped.len() {
-                dropped_padded = format!("{}{}", "0".repeat(cut - dropped.len()), dropped);
-                dropped_padded.as_str()
-            } else {
-                dropped
-            };
-            if kept.len() > 30 {
-                return Err(BIG.into());
-            }
-            let base: i128 = if kept.is_empty() {
-                0
-            } else {
-                kept.parse().map_err(|_| BIG.to_string())?
-            };
-            let first = dropped.as_bytes().first().copied().unwrap_or(b'0');
-            let tail_nonzero = dropped.bytes().skip(1).any(|b| b != b'0');
-            let round_up = first > b'5' || (first == b'5' && (tail_nonzero || base % 2 == 1));
-            base + i128::from(round_up)
-        };
-        let signed = if negative { -millionths } else { millionths };
-        i64::try_from(signed).map(Self).map_err(|_| BIG.into())
+        number::scaled(text, 6)
+            .and_then(|s| s.rounded)
+            .map(Self)
+            .map_err(str::to_owned)
     }
 
     pub fn checked_add(self, other: Credits) -> Option<Credits> {

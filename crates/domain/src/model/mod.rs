@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod json_object;
 pub mod ledger;
 pub mod namespace;
+pub mod number;
 pub mod page;
 pub mod principal;
 pub mod profile;
@@ -25,6 +26,7 @@ pub use ledger::{
     ConsumeCredits, CreditTransaction, NewTransaction, RechargeCredits, TransactionType,
 };
 pub use namespace::{Namespace, NamespaceSlug};
+pub use number::Count;
 pub use page::{PageRequest, Paged};
 pub use principal::{Credentials, Principal};
 pub use profile::{Change, ExtraChange, ProfileChanges, ProfileInput};

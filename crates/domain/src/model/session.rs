@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::json_object::JsonObject;
 use super::text::{TextKind, check_visible, line};
-use super::{Checks, Credits};
+use super::{Checks, Count, Credits};
 use crate::error::{DomainError, DomainResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +171,7 @@ pub struct MessageDraft {
     pub role: String,
     pub content: String,
     pub message_type: Option<String>,
-    pub tokens_used: Option<i64>,
+    pub tokens_used: Option<serde_json::Number>,
     pub cost_usd: Option<Credits>,
     pub metadata: Option<serde_json::Value>,
 }
@@ -191,10 +191,12 @@ impl MessageDraft {
                 Ok(s.to_owned())
             }
         });
-        let tokens_used = self.tokens_used.unwrap_or(0);
-        if tokens_used < 0 {
-            checks.push("tokens_used", "must not be negative");
-        }
+        let tokens_used = checks
+            .check(
+                "tokens_used",
+                Count::from_json(self.tokens_used.as_ref()).map_err(String::from),
+            )
+            .map_or(0, Count::get);
         let cost_usd = self.cost_usd.unwrap_or_default();
         if cost_usd < Credits::ZERO || cost_usd > Credits::MAX_AMOUNT {
             checks.push("cost_usd", "must be between 0 and 1000000000000");

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::json_object::JsonObject;
 use super::text::line as bounded;
-use super::{Checks, Credits};
+use super::{Checks, Count, Credits};
 use crate::error::DomainResult;
 
 /// A usage event as stored.
@@ -93,9 +93,9 @@ pub struct UsageInput {
     pub event_type: Option<String>,
     pub credits_charged: Option<Credits>,
     pub cost_usd: Option<Credits>,
-    pub tokens_used: Option<i64>,
-    pub prompt_tokens: Option<i64>,
-    pub completion_tokens: Option<i64>,
+    pub tokens_used: Option<serde_json::Number>,
+    pub prompt_tokens: Option<serde_json::Number>,
+    pub completion_tokens: Option<serde_json::Number>,
     pub model_name: Option<String>,
     pub provider: Option<String>,
     pub tool_name: Option<String>,
@@ -152,16 +152,14 @@ impl UsageInput {
         };
         let credits_charged = money("credits_charged", self.credits_charged);
         let cost_usd = money("cost_usd", self.cost_usd);
-        let mut count = |name: &str, v: Option<i64>| -> i64 {
-            let v = v.unwrap_or(0);
-            if v < 0 {
-                checks.push(&f(name), "must not be negative");
-            }
-            v
+        let mut count = |name: &str, v: Option<&serde_json::Number>| -> i64 {
+            checks
+                .check(&f(name), Count::from_json(v).map_err(String::from))
+                .map_or(0, Count::get)
         };
-        let tokens_used = count("tokens_used", self.tokens_used);
-        let prompt_tokens = count("prompt_tokens", self.prompt_tokens);
-        let completion_tokens = count("completion_tokens", self.completion_tokens);
+        let tokens_used = count("tokens_used", self.tokens_used.as_ref());
+        let prompt_tokens = count("prompt_tokens", self.prompt_tokens.as_ref());
+        let completion_tokens = count("completion_tokens", self.completion_tokens.as_ref());
         let metadata = match self.metadata {
             None | Some(serde_json::Value::Null) => None,
             Some(v) => checks.check(&f("metadata"), JsonObject::parse(v)),

@@ -19,7 +19,8 @@ pub enum Standing {
     Manager,
 }
 
-/// What an operation needs: plain use (read, consume, record) or management (recharge).
+/// What an operation needs: plain use (read, consume, record) or management (recharge, the admin
+/// API's reads and writes of one user).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     Use,
@@ -61,13 +62,7 @@ impl AccountAccess {
         user_id: Uuid,
         need: Need,
     ) -> DomainResult<Account> {
-        let namespace = caller.namespace().ok_or(DomainError::UserNotFound)?;
-        let standing = standing(caller, namespace, user_id).ok_or(DomainError::UserNotFound)?;
-        if need == Need::Manage && standing == Standing::Owner {
-            return Err(DomainError::Forbidden(
-                "only a namespace admin or service key may do this".into(),
-            ));
-        }
+        let (namespace, standing) = permit(caller, user_id, need)?;
         // An authenticated user is live as stored right now; anyone else's account is looked up.
         if standing == Standing::Manager {
             let live = self
@@ -85,4 +80,20 @@ impl AccountAccess {
             standing,
         })
     }
+}
+
+/// The rule without the lookup: the namespace in which `caller` may act on `user_id` for `need`, and
+/// how it stands there. A caller that names its own account for something only a manager may do is
+/// refused (403: it knows the account exists); for every other account that is not its to see —
+/// another plain user's, another namespace's — the answer is the one a made-up id gets (404).
+/// Whether the account exists is left to the caller's own lookup or write, scoped to the namespace.
+pub fn permit(caller: &Principal, user_id: Uuid, need: Need) -> DomainResult<(&str, Standing)> {
+    let namespace = caller.namespace().ok_or(DomainError::UserNotFound)?;
+    let standing = standing(caller, namespace, user_id).ok_or(DomainError::UserNotFound)?;
+    if need == Need::Manage && standing == Standing::Owner {
+        return Err(DomainError::Forbidden(
+            "only a namespace admin or service key may do this".into(),
+        ));
+    }
+    Ok((namespace, standing))
 }

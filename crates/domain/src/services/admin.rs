@@ -12,6 +12,7 @@ use crate::ports::{
     Clock, IdGenerator, LoginName, PasswordHasher, RefreshTokenRepository, UserFilter,
     UserRepository,
 };
+use crate::services::access::{Need, permit};
 use crate::services::new_user;
 
 /// A validated `POST /api/v1/users`.
@@ -46,10 +47,7 @@ pub struct AdminService {
     ids: Arc<dyn IdGenerator>,
 }
 
-/// The one rule of who manages users: the namespace's service key or one of its admin users.
-/// Everything else that is authenticated (a plain user, the operator) is refused with 403; there is
-/// no namespace to name on these routes, so a principal only ever reaches its own namespace's users,
-/// and another namespace's ids are simply not found.
+/// A body's `tenant_id`, when given, must name the caller's namespace.
 fn check_tenant(tenant_id: Option<&str>, namespace: &str) -> DomainResult<()> {
     if tenant_id.is_some_and(|t| t != namespace) {
         return Err(DomainError::Forbidden(
@@ -59,6 +57,11 @@ fn check_tenant(tenant_id: Option<&str>, namespace: &str) -> DomainResult<()> {
     Ok(())
 }
 
+/// Who manages a namespace's users as a whole (create, list, search): its service key or one of its
+/// admin users. Everything else that is authenticated (a plain user, the operator) is refused with
+/// 403; there is no namespace to name on these routes, so a principal only ever reaches its own
+/// namespace's users. Routes naming one user go through `access::permit` instead, so that another
+/// user's id is as unknown to a plain user as a made-up one.
 pub fn managed_namespace(caller: &Principal) -> DomainResult<&str> {
     match caller.namespace() {
         Some(ns) if caller.manages(ns) => Ok(ns),
@@ -159,7 +162,7 @@ impl AdminService {
 
     /// Any user of the namespace, soft-deleted ones included (an admin needs them to restore).
     pub async fn get(&self, caller: &Principal, id: uuid::Uuid) -> DomainResult<User> {
-        let ns = managed_namespace(caller)?;
+        let (ns, _) = permit(caller, id, Need::Manage)?;
         self.users
             .get(ns, id)
             .await?
@@ -174,7 +177,7 @@ impl AdminService {
         id: uuid::Uuid,
         update: UserUpdate,
     ) -> DomainResult<User> {
-        let ns = managed_namespace(caller)?;
+        let (ns, _) = permit(caller, id, Need::Manage)?;
         check_tenant(update.tenant_id.as_deref(), ns)?;
         let mut user = match self.users.get(ns, id).await? {
             Some(u) if u.deleted_at.is_none() => u,
@@ -211,7 +214,7 @@ impl AdminService {
     /// Soft delete: the row stays, its tokens die (a restore does not revive them), its username and
     /// email are free again.
     pub async fn delete(&self, caller: &Principal, id: uuid::Uuid) -> DomainResult<()> {
-        let ns = managed_namespace(caller)?;
+        let (ns, _) = permit(caller, id, Need::Manage)?;
         let now = self.clock.now();
         if !self.users.soft_delete(ns, id, now).await? {
             return Err(DomainError::UserNotFound);
@@ -222,7 +225,7 @@ impl AdminService {
     /// Undoes a soft delete; a conflict when its username or email was taken meanwhile. Restoring a
     /// live user changes nothing and answers it as it is.
     pub async fn restore(&self, caller: &Principal, id: uuid::Uuid) -> DomainResult<User> {
-        let ns = managed_namespace(caller)?;
+        let (ns, _) = permit(caller, id, Need::Manage)?;
         self.users
             .restore(ns, id, self.clock.now())
             .await

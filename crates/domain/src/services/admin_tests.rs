@@ -72,11 +72,40 @@ async fn plain_users_and_the_operator_touch_no_port() {
         svc.list(&plain, &UserFilter::default(), PageRequest::default())
             .await,
     );
-    forbidden(svc.get(&Principal::Operator, user().id).await);
-    forbidden(svc.delete(&plain, user().id).await);
-    forbidden(svc.restore(&plain, user().id).await);
     let q = SearchQuery::parse("alice").expect("valid");
     forbidden(svc.search(&plain, &q, PageRequest::default()).await);
+    forbidden(
+        svc.list(
+            &Principal::Operator,
+            &UserFilter::default(),
+            PageRequest::default(),
+        )
+        .await,
+    );
+}
+
+fn not_found<T: std::fmt::Debug>(r: Result<T, DomainError>) {
+    assert!(matches!(r, Err(DomainError::UserNotFound)), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_plain_user_naming_itself_is_forbidden_and_naming_anyone_else_finds_nobody() {
+    // No expectations: any repository call would panic, so nothing is read or written.
+    let svc = Ports::new().service();
+    let plain = Principal::User(user());
+    let me = user().id;
+    forbidden(svc.get(&plain, me).await);
+    forbidden(svc.update(&plain, me, UserUpdate::default()).await);
+    forbidden(svc.delete(&plain, me).await);
+    forbidden(svc.restore(&plain, me).await);
+    // Another user of its own namespace answers exactly as a made-up id: 404, never 403.
+    let bob = uuid::Uuid::from_u128(0xb0b);
+    not_found(svc.get(&plain, bob).await);
+    not_found(svc.update(&plain, bob, UserUpdate::default()).await);
+    not_found(svc.delete(&plain, bob).await);
+    not_found(svc.restore(&plain, bob).await);
+    // The operator has no namespace, so no user is its to name.
+    not_found(svc.get(&Principal::Operator, bob).await);
 }
 
 #[tokio::test]

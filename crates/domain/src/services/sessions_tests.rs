@@ -151,7 +151,7 @@ fn messages_validate_role_content_and_numbers() {
         role: "bot".into(),
         content: "x".repeat(1024 * 1024 + 1),
         message_type: Some(String::new()),
-        tokens_used: Some(-1),
+        tokens_used: Some((-1).into()),
         cost_usd: Some(crate::model::Credits::from_millionths(-1)),
         metadata: Some(json!("no")),
     }

@@ -50,7 +50,7 @@ async fn record_stores_the_validated_event_now() {
             UsageInput {
                 user_id: Some(owner),
                 credits_charged: Some(Credits::from_millionths(570_000)),
-                tokens_used: Some(57),
+                tokens_used: Some(57.into()),
                 model_name: Some("gpt-4".into()),
                 ..input("memory_storage")
             },
@@ -84,7 +84,7 @@ async fn invalid_events_never_reach_storage() {
             UsageInput {
                 user_id: Some("someone-else".into()),
                 cost_usd: Some(Credits::from_millionths(-1)),
-                completion_tokens: Some(-1),
+                completion_tokens: Some((-1).into()),
                 metadata: Some(serde_json::json!(3)),
                 ..UsageInput::default()
             },

@@ -76,7 +76,10 @@ impl Drop for Admission<'_> {
 impl PasswordHasher for BcryptHasher {
     async fn hash(&self, password: &Password) -> DomainResult<String> {
         let (password, cost) = (password.as_str().to_owned(), self.cost);
-        self.run(move || bcrypt::non_truncating_hash(password, cost))
+        // `Password` holds at most 72 bytes, all of which bcrypt uses. `non_truncating_hash` would
+        // count the C terminator it appends and refuse exactly 72; the only thing `hash` can cut
+        // here is that terminator, which is what `verify` does too.
+        self.run(move || bcrypt::hash(password, cost))
             .await?
             .map_err(DomainError::unexpected)
     }
@@ -121,6 +124,20 @@ mod tests {
                 .map_err(DomainError::unexpected)?
                 .needs_rehash(&hash)
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_password_of_exactly_72_bytes_hashes_and_every_byte_counts() -> DomainResult<()> {
+        let h = BcryptHasher::new(4, 1, 0).map_err(DomainError::unexpected)?;
+        let full = "é".repeat(35) + "ab"; // 72 bytes, 37 characters
+        assert_eq!(full.len(), BCRYPT_MAX_BYTES);
+        let hash = h.hash(&Password::parse(&full)?).await?;
+        assert!(h.verify(&full, Some(&hash)).await?);
+        // The 72nd byte is part of the password, not cut off.
+        let last_differs = "é".repeat(35) + "ac";
+        assert!(!h.verify(&last_differs, Some(&hash)).await?);
+        assert!(!h.verify(&full[..71], Some(&hash)).await?);
         Ok(())
     }
 

@@ -78,8 +78,10 @@ fn json_error(err: JsonPayloadError) -> DomainError {
 }
 
 /// serde names the offending field in backticks: "unknown field `foo`", "missing field `bar`".
+/// Other messages quote the submitted value the same way ("invalid type: floating point `1.5`"),
+/// which is no field name.
 fn field_of(message: &str) -> Option<&str> {
-    let start = message.find('`')? + 1;
+    let start = message.find("field `")? + "field `".len();
     let len = message[start..].find('`')?;
     Some(&message[start..start + len])
 }
@@ -95,5 +97,9 @@ mod tests {
             Some("foo")
         );
         assert_eq!(field_of("invalid type: integer"), None);
+        assert_eq!(
+            field_of("invalid type: floating point `1.5`, expected i64"),
+            None
+        );
     }
 }

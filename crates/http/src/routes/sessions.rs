@@ -120,7 +120,9 @@ pub struct MessageBody {
     /// At most 1 MiB.
     pub content: String,
     pub message_type: Option<String>,
-    pub tokens_used: Option<i64>,
+    /// An integer from 0 to 9007199254740991 (2^53-1).
+    #[schema(value_type = Option<i64>)]
+    pub tokens_used: Option<serde_json::Number>,
     #[schema(value_type = Option<f64>)]
     pub cost_usd: Option<Credits>,
     #[schema(value_type = Option<Object>)]

@@ -43,9 +43,15 @@ pub struct UsageBody {
     pub credits_charged: Option<Credits>,
     #[schema(value_type = Option<f64>)]
     pub cost_usd: Option<Credits>,
-    pub tokens_used: Option<i64>,
-    pub prompt_tokens: Option<i64>,
-    pub completion_tokens: Option<i64>,
+    /// An integer from 0 to 9007199254740991 (2^53-1).
+    #[schema(value_type = Option<i64>)]
+    pub tokens_used: Option<serde_json::Number>,
+    /// An integer from 0 to 9007199254740991 (2^53-1).
+    #[schema(value_type = Option<i64>)]
+    pub prompt_tokens: Option<serde_json::Number>,
+    /// An integer from 0 to 9007199254740991 (2^53-1).
+    #[schema(value_type = Option<i64>)]
+    pub completion_tokens: Option<serde_json::Number>,
     pub model_name: Option<String>,
     pub provider: Option<String>,
     pub tool_name: Option<String>,
