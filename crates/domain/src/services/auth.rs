@@ -120,14 +120,12 @@ impl AuthService {
             Ok(ns) => self.users.find_live(ns.as_str(), &login).await?,
             Err(_) => None,
         };
-        let account = match (&user, &login) {
-            (Some(u), _) => Account::User {
-                namespace: &u.namespace,
-                id: u.id,
+        let account = match &user {
+            Some(u) => Account::of(u),
+            None => Account::Unknown {
+                namespace,
+                name: login.key(),
             },
-            (None, LoginName::Username(name) | LoginName::Email(name)) => {
-                Account::Unknown { namespace, name }
-            }
         };
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let ok = check_password(

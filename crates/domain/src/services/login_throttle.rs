@@ -47,7 +47,8 @@ const MAX_DELAY_MS: u64 = 4_000;
 pub enum Account<'a> {
     /// An existing user, however it was named.
     User { namespace: &'a str, id: Uuid },
-    /// A login name that resolves to no user (still counted, so unknown names behave alike).
+    /// A login name (its normalized key) that resolves to no user: still counted, so unknown
+    /// names behave exactly like known ones.
     Unknown { namespace: &'a str, name: &'a str },
 }
 
@@ -71,9 +72,7 @@ fn keys(account: Account<'_>, ip: &str) -> Keys {
     // flood of huge names from filling the store.
     let id = match account {
         Account::User { namespace, id } => format!("{namespace}\0user\0{id}"),
-        Account::Unknown { namespace, name } => {
-            format!("{namespace}\0name\0{}", name.to_lowercase())
-        }
+        Account::Unknown { namespace, name } => format!("{namespace}\0name\0{name}"),
     };
     let digest = Sha256::digest(id);
     let account = format!("login:acct:{}", hex::encode(&digest[..16]));

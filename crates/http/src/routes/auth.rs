@@ -122,8 +122,8 @@ pub async fn login(
         password,
     } = body.into_inner();
     let name = match (username, email) {
-        (Some(u), _) => LoginName::Username(u.to_lowercase()),
-        (None, Some(e)) => LoginName::Email(e.to_lowercase()),
+        (Some(u), _) => LoginName::username(&u),
+        (None, Some(e)) => LoginName::email(&e),
         (None, None) => {
             return Err(DomainError::field("username", "username or email is required").into());
         }
