@@ -48,6 +48,8 @@ diesel::table! {
         expires_at -> Timestamp,
         spent_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        /// The user's token version when the token was issued.
+        token_version -> BigInt,
     }
 }
 
