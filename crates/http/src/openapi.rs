@@ -2,10 +2,14 @@
 //! assets are compiled into the binary.
 
 use actix_web::{HttpResponse, web};
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, Type};
+use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::error::ErrorBody;
 use crate::routes::{auth, avatars, credits, me, namespaces, ops, sessions, uploads, usage, users};
 
 #[derive(OpenApi)]
@@ -24,7 +28,8 @@ use crate::routes::{auth, avatars, credits, me, namespaces, ops, sessions, uploa
         sessions::create, sessions::list, sessions::get, sessions::set_status, sessions::add_message,
         sessions::messages,
     ),
-    modifiers(&Security),
+    components(schemas(ErrorBody)),
+    modifiers(&Security, &CommonResponses),
     tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "admin"), (name = "operations"),
          (name = "credits"), (name = "usage"), (name = "sessions"))
 )]
@@ -52,6 +57,141 @@ impl Modify for Security {
             "operator_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Admin-Key"))),
         );
+    }
+}
+
+/// The error answers every route shares (API.md 1.4, 1.5), declared once as components and listed on
+/// each operation they apply to, so no handler repeats them and none is forgotten.
+struct CommonResponses;
+
+/// Operations routes: never rate limited, never authenticated, their 503 has a body of its own.
+const OPERATIONS: [&str; 3] = ["/health", "/ready", "/metrics"];
+
+const COMMON: [(&str, &str, &str); 8] = [
+    (
+        "400",
+        "BadRequest",
+        "`VALIDATION_ERROR` (a field, query or path parameter, a header) or `BAD_REQUEST` (malformed JSON or request)",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "missing, invalid, expired or stale credentials; carries `WWW-Authenticate: Bearer`",
+    ),
+    (
+        "403",
+        "Forbidden",
+        "authenticated but not allowed, or `X-Tenant-ID` names another namespace",
+    ),
+    (
+        "404",
+        "NotFound",
+        "no such resource in the caller's namespace",
+    ),
+    (
+        "413",
+        "PayloadTooLarge",
+        "the body is larger than its limit",
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "the body is not `application/json`",
+    ),
+    (
+        "429",
+        "TooManyRequests",
+        "a rate limit is exceeded; carries `Retry-After`",
+    ),
+    (
+        "503",
+        "ServiceUnavailable",
+        "the database is unreachable or the service is saturated",
+    ),
+];
+
+impl CommonResponses {
+    fn response(status: &str, description: &str) -> Response {
+        let mut r = ResponseBuilder::new().description(description).content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+                .build(),
+        );
+        let header = match status {
+            "401" => Some("WWW-Authenticate"),
+            "429" => Some("Retry-After"),
+            _ => None,
+        };
+        if let Some(name) = header {
+            r = r.header(
+                name,
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .build(),
+            );
+        }
+        r.build()
+    }
+
+    /// The shared statuses an operation can answer, given what it takes.
+    fn statuses(path: &str, op: &Operation) -> Vec<&'static str> {
+        let mut out = vec!["400", "429", "503"];
+        let json_body = op.request_body.as_ref().is_some_and(
+            |b| matches!(b, RefOr::T(b) if b.content.contains_key("application/json")),
+        );
+        if json_body {
+            out.extend(["413", "415"]);
+        }
+        if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            out.extend(["401", "403"]);
+        }
+        if path.contains('{') {
+            out.push("404");
+        }
+        out
+    }
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (status, name, description) in COMMON {
+            components.responses.insert(
+                name.to_owned(),
+                RefOr::T(Self::response(status, description)),
+            );
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if OPERATIONS.contains(&path.as_str()) {
+                continue;
+            }
+            for op in operations_mut(item) {
+                for status in Self::statuses(path, op) {
+                    let Some((_, name, _)) = COMMON.iter().find(|(s, _, _)| *s == status) else {
+                        continue;
+                    };
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            RefOr::Ref(Ref::new(format!("#/components/responses/{name}")))
+                        });
+                }
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use user_service_domain::model::{Namespace, PageRequest, Paged, TokenPair, User}
 use uuid::Uuid;
 
 /// `{"data": ...}`, the envelope of every successful resource response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Data<T> {
     pub data: T,
 }
@@ -93,6 +93,14 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: u64,
     pub refresh_expires_in: u64,
+}
+
+/// A token response: never stored by a browser or a proxy (RFC 6749 5.1).
+pub fn tokens<T: Serialize>(status: actix_web::http::StatusCode, body: T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::PRAGMA, "no-cache"))
+        .json(body)
 }
 
 impl From<TokenPair> for TokenResponse {

@@ -12,6 +12,7 @@ pub mod principal;
 pub mod profile;
 pub mod search;
 pub mod session;
+pub mod text;
 pub mod token;
 pub mod usage;
 pub mod user;
@@ -28,7 +29,7 @@ pub use namespace::{Namespace, NamespaceSlug};
 pub use number::Count;
 pub use page::{PageRequest, Paged};
 pub use principal::{Credentials, Principal};
-pub use profile::{Change, ExtraChange, ProfileChanges, ProfileInput};
+pub use profile::{Change, ExtraChange, ProfileChanges, ProfileInput, UserChanges};
 pub use search::{SearchQuery, SearchTerm};
 pub use session::{
     MessageDraft, MessageInput, MessageRole, NewSession, Session, SessionDraft, SessionInput,

@@ -22,6 +22,9 @@ impl PageRequest {
     pub const MAX_SIZE: u64 = 100;
     /// Deep offsets beyond this are refused rather than scanned.
     pub const MAX_OFFSET: u64 = 10_000_000;
+    /// The last page any size may ask for: `(MAX_PAGE - 1) * MAX_SIZE` stays below `MAX_OFFSET`, so
+    /// each parameter has a bound of its own that a schema can state.
+    pub const MAX_PAGE: u64 = 100_000;
 
     /// Builds a page from the query string's text of the four parameters. A value that is no
     /// decimal `u64` (too many digits included) is refused without further work.
@@ -73,23 +76,19 @@ impl PageRequest {
                 errors.push(FieldError::new("limit", "must be between 1 and 100"));
             }
             if offset > Self::MAX_OFFSET {
-                errors.push(FieldError::new("offset", "is too large"));
+                errors.push(FieldError::new("offset", "must be at most 10000000"));
             }
             (offset, limit)
         } else {
             let page = page.unwrap_or(1);
             let size = page_size.unwrap_or(Self::DEFAULT_SIZE);
-            if page < 1 {
-                errors.push(FieldError::new("page", "must be at least 1"));
+            if !(1..=Self::MAX_PAGE).contains(&page) {
+                errors.push(FieldError::new("page", "must be between 1 and 100000"));
             }
             if !size_ok(size) {
                 errors.push(FieldError::new("page_size", "must be between 1 and 100"));
             }
-            let offset = page.saturating_sub(1).saturating_mul(size);
-            if errors.is_empty() && offset > Self::MAX_OFFSET {
-                errors.push(FieldError::new("page", "is too large"));
-            }
-            (offset, size)
+            (page.saturating_sub(1).saturating_mul(size), size)
         };
         if errors.is_empty() {
             Ok(Self { offset, limit })
@@ -168,5 +167,15 @@ mod tests {
         assert!(PageRequest::parse(None, None, Some(101), None).is_err());
         assert!(PageRequest::parse(None, None, Some(0), None).is_err());
         assert!(PageRequest::parse(None, Some(100), None, None).is_ok());
+    }
+
+    #[test]
+    fn each_parameter_has_its_own_bound() {
+        let last = PageRequest::parse(Some(PageRequest::MAX_PAGE), Some(100), None, None);
+        assert_eq!(last.map(|p| p.offset).ok(), Some(9_999_900));
+        assert!(PageRequest::parse(Some(PageRequest::MAX_PAGE + 1), Some(1), None, None).is_err());
+        let deepest = PageRequest::parse(None, None, Some(100), Some(PageRequest::MAX_OFFSET));
+        assert_eq!(deepest.map(|p| p.offset).ok(), Some(10_000_000));
+        assert!(PageRequest::parse(None, None, None, Some(PageRequest::MAX_OFFSET + 1)).is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use user_service_domain::DomainError;
@@ -12,7 +13,7 @@ use user_service_domain::services::Registration;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::CurrentUser;
 use crate::rate_limit::ClientIp;
-use crate::render::{TokenResponse, UserView};
+use crate::render::{self, TokenResponse, UserView};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -81,18 +82,20 @@ pub struct RegisterResponse {
 }
 
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = RegisterResponse), (status = 404, body = ErrorBody)))]
 pub async fn register(
     state: web::Data<AppState>,
     body: web::Json<RegisterBody>,
 ) -> ApiResult<HttpResponse> {
     let registration = body.into_inner().validate()?;
     let (user, tokens) = state.auth.register(registration).await?;
-    Ok(HttpResponse::Created().json(RegisterResponse {
-        tokens: tokens.into(),
-        user: user.into(),
-    }))
+    Ok(render::tokens(
+        StatusCode::CREATED,
+        RegisterResponse {
+            tokens: tokens.into(),
+            user: user.into(),
+        },
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -106,8 +109,7 @@ pub struct LoginBody {
 }
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
 pub async fn login(
     state: web::Data<AppState>,
     ip: ClientIp,
@@ -120,15 +122,13 @@ pub async fn login(
         password,
     } = body.into_inner();
     let name = match (username, email) {
-        (Some(u), _) => LoginName::Username(u.to_lowercase()),
-        (None, Some(e)) => LoginName::Email(e.to_lowercase()),
+        (Some(u), _) => LoginName::username(&u),
+        (None, Some(e)) => LoginName::email(&e),
         (None, None) => {
             return Err(DomainError::field("username", "username or email is required").into());
         }
     };
-    let login_key = match &name {
-        LoginName::Username(k) | LoginName::Email(k) => k.clone(),
-    };
+    let login_key = name.key().to_owned();
     // Who is throttled and for how long is the domain's `LoginThrottle`; here it is only applied.
     let throttle = state.login_throttle.as_ref();
     if let Some(t) = throttle {
@@ -148,7 +148,7 @@ pub async fn login(
             Err(_) => {}
         }
     }
-    Ok(HttpResponse::Ok().json(TokenResponse::from(result?)))
+    Ok(render::tokens(StatusCode::OK, TokenResponse::from(result?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -164,7 +164,7 @@ pub async fn refresh(
     body: web::Json<RefreshBody>,
 ) -> ApiResult<HttpResponse> {
     let pair = state.auth.refresh(&body.refresh_token).await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+    Ok(render::tokens(StatusCode::OK, TokenResponse::from(pair)))
 }
 
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshBody,
@@ -178,8 +178,7 @@ pub async fn logout(
 }
 
 #[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "every refresh token revoked, every access token stale"),
-              (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "every refresh token revoked, every access token stale")))]
 pub async fn logout_all(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
     state.auth.logout_all(&user.0).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -194,7 +193,7 @@ pub struct ChangePasswordBody {
 
 #[utoipa::path(post, path = "/auth/change-password", tag = "auth", request_body = ChangePasswordBody,
     security(("bearer" = [])),
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse)))]
 pub async fn change_password(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -208,5 +207,5 @@ pub async fn change_password(
         .auth
         .change_password(&user.0, &body.current_password, new)
         .await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+    Ok(render::tokens(StatusCode::OK, TokenResponse::from(pair)))
 }

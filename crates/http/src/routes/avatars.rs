@@ -13,7 +13,7 @@ use user_service_domain::DomainError;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::CurrentUser;
-use crate::render::{self, UserView};
+use crate::render::{self, Data, UserView};
 use crate::state::AppState;
 
 /// Room for the multipart framing and small fields around the file (boundaries, headers, a file name).
@@ -37,9 +37,8 @@ pub struct AvatarUpload {
 
 #[utoipa::path(post, path = "/users/me/avatar", tag = "users", security(("bearer" = [])),
     request_body(content = AvatarUpload, content_type = "multipart/form-data"),
-    responses((status = 200, description = "`{\"data\": UserView}` with the new `avatar_url`", body = UserView),
-              (status = 400, description = "`INVALID_IMAGE`, `VALIDATION_ERROR` or `BAD_REQUEST`", body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 413, description = "above `avatar.max_bytes`", body = ErrorBody)))]
+    responses((status = 200, description = "`{\"data\": UserView}` with the new `avatar_url`", body = Data<UserView>),
+              (status = 400, description = "`INVALID_IMAGE`, `VALIDATION_ERROR` or `BAD_REQUEST`", body = ErrorBody), (status = 413, description = "above `avatar.max_bytes`", body = ErrorBody)))]
 pub async fn upload_avatar(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -65,8 +64,7 @@ pub async fn upload_avatar(
 }
 
 #[utoipa::path(delete, path = "/users/me/avatar", tag = "users", security(("bearer" = [])),
-    responses((status = 200, description = "`{\"data\": UserView}` with `avatar_url: null`", body = UserView),
-              (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "`{\"data\": UserView}` with `avatar_url: null`", body = Data<UserView>)))]
 pub async fn delete_avatar(
     state: web::Data<AppState>,
     user: CurrentUser,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Authenticated, PageQuery};
 use crate::idempotency;
-use crate::render::{self, ListPage};
+use crate::render::{self, Data, ListPage};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -92,9 +92,8 @@ pub struct RechargeBody {
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/credits/consume", tag = "credits",
     request_body = ConsumeBody, params(("user_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": TransactionView}`", body = TransactionView),
-              (status = 400, description = "`VALIDATION_ERROR` or `INSUFFICIENT_CREDITS`", body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Data<TransactionView>),
+              (status = 400, description = "`VALIDATION_ERROR` or `INSUFFICIENT_CREDITS`", body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn consume(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -111,9 +110,7 @@ pub async fn consume(
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/credits/recharge", tag = "credits",
     request_body = RechargeBody, params(("user_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": TransactionView}`; a used `reference_id` returns the original", body = TransactionView),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "`{\"data\": TransactionView}`; a used `reference_id` returns the original", body = Data<TransactionView>), (status = 409, body = ErrorBody)))]
 pub async fn recharge(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -128,8 +125,7 @@ pub async fn recharge(
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/credits/balance", tag = "credits",
     params(("user_id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": 89.5}`: a bare exact number", body = f64),
-              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "`{\"data\": 89.5}`: a bare exact number", body = Data<f64>)))]
 pub async fn balance(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -149,8 +145,7 @@ pub struct TransactionsQuery {
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/credits/transactions", tag = "credits",
     params(("user_id" = Uuid, Path), ("transaction_type" = Option<String>, Query), PageQuery), security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": ListPage<TransactionView>}`, newest first", body = ListPage<TransactionView>),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "newest first", body = Data<ListPage<TransactionView>>)))]
 pub async fn transactions(
     state: web::Data<AppState>,
     caller: Authenticated,

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use user_service_domain::DomainError;
 use user_service_domain::model::{Change, Checks, ProfileInput};
 
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::ApiResult;
 use crate::extract::CurrentUser;
-use crate::render::{self, UserView};
+use crate::render::{self, Data, UserView};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -22,7 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
-    responses((status = 200, description = "`{\"data\": UserView}`", body = UserView), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Data<UserView>)))]
 pub async fn get_me(user: CurrentUser) -> HttpResponse {
     render::ok(UserView::from(user.0))
 }
@@ -62,8 +62,7 @@ pub struct UpdateMeBody {
 }
 
 #[utoipa::path(patch, path = "/users/me", tag = "users", request_body = UpdateMeBody, security(("bearer" = [])),
-    responses((status = 200, description = "`{\"data\": UserView}`", body = UserView), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Data<UserView>)))]
 pub async fn update_me(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -90,7 +89,7 @@ pub async fn update_me(
     }
     .validate(&mut checks, false);
     checks.finish()?;
-    let updated = state.profiles.update(user.0, changes).await?;
+    let updated = state.profiles.update(&user.0, changes).await?;
     Ok(render::ok(UserView::from(updated)))
 }
 
@@ -101,7 +100,7 @@ pub struct DeleteMeBody {
 }
 
 #[utoipa::path(delete, path = "/users/me", tag = "users", request_body = DeleteMeBody, security(("bearer" = [])),
-    responses((status = 204, description = "soft-deleted"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "soft-deleted")))]
 pub async fn delete_me(
     state: web::Data<AppState>,
     user: CurrentUser,

@@ -2,12 +2,12 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use user_service_domain::model::{Checks, NamespaceSlug};
+use user_service_domain::model::{Checks, NamespaceSlug, text};
 use user_service_domain::services::NewNamespace;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, PageQuery};
-use crate::render::{self, ListPage, NamespaceView};
+use crate::render::{self, Data, ListPage, NamespaceView};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -33,18 +33,9 @@ impl CreateNamespaceBody {
     fn validate(self) -> ApiResult<NewNamespace> {
         let mut checks = Checks::new();
         let slug = checks.check("namespace", NamespaceSlug::parse(&self.namespace));
-        let bounded = |max: usize| {
-            move |s: &str| -> Result<String, String> {
-                if s.chars().count() <= max {
-                    Ok(s.to_owned())
-                } else {
-                    Err(format!("must be at most {max} characters"))
-                }
-            }
-        };
-        let name = checks.check_opt("name", self.name.as_deref(), bounded(200));
+        let name = checks.check_opt("name", self.name.as_deref(), text::line(200));
         let description =
-            checks.check_opt("description", self.description.as_deref(), bounded(2000));
+            checks.check_opt("description", self.description.as_deref(), text::line(2000));
         checks.finish()?;
         match slug {
             Some(slug) => Ok(NewNamespace {
@@ -73,8 +64,7 @@ pub struct RotatedKey {
 
 #[utoipa::path(post, path = "/userspaces", tag = "namespaces", request_body = CreateNamespaceBody,
     security((), ("operator_key" = [])),
-    responses((status = 201, description = "`{\"data\": CreatedNamespace}`", body = CreatedNamespace),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = Data<CreatedNamespace>), (status = 409, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -90,8 +80,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/userspaces", tag = "namespaces", params(PageQuery),
     security(("operator_key" = [])),
-    responses((status = 200, description = "`{\"data\": ListPage<NamespaceView>}`", body = ListPage<NamespaceView>),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Data<ListPage<NamespaceView>>)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -106,8 +95,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/userspaces/{namespace}", tag = "namespaces",
     security(("operator_key" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": NamespaceView}`", body = NamespaceView),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Data<NamespaceView>)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -119,8 +107,7 @@ pub async fn get(
 
 #[utoipa::path(post, path = "/userspaces/{namespace}/api-key", tag = "namespaces",
     security(("operator_key" = [])),
-    responses((status = 200, description = "`{\"data\": RotatedKey}`", body = RotatedKey),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Data<RotatedKey>)))]
 pub async fn rotate_key(
     state: web::Data<AppState>,
     caller: Caller,

@@ -9,9 +9,9 @@ use user_service_domain::model::{
 };
 use uuid::Uuid;
 
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::ApiResult;
 use crate::extract::{Authenticated, PageQuery};
-use crate::render::{self, ListPage};
+use crate::render::{self, Data, ListPage};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -138,8 +138,7 @@ pub struct SessionsQuery {
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/sessions", tag = "sessions", request_body = CreateSessionBody,
     params(("user_id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
-    responses((status = 201, description = "`{\"data\": SessionView}`", body = SessionView),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = Data<SessionView>)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -159,8 +158,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/sessions", tag = "sessions",
     params(("user_id" = Uuid, Path), ("active_only" = Option<bool>, Query), PageQuery),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": ListPage<SessionView>}`, newest first", body = ListPage<SessionView>),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "newest first", body = Data<ListPage<SessionView>>)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -181,8 +179,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}", tag = "sessions",
     params(("session_id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": SessionView}`", body = SessionView),
-              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Data<SessionView>)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -194,8 +191,7 @@ pub async fn get(
 
 #[utoipa::path(put, path = "/api/v1/sessions/{session_id}/status", tag = "sessions", request_body = StatusBody,
     params(("session_id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": SessionView}`", body = SessionView),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Data<SessionView>)))]
 pub async fn set_status(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -212,8 +208,7 @@ pub async fn set_status(
 
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/messages", tag = "sessions", request_body = MessageBody,
     params(("session_id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
-    responses((status = 201, description = "`{\"data\": MessageView}`", body = MessageView),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = Data<MessageView>)))]
 pub async fn add_message(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -239,8 +234,7 @@ pub async fn add_message(
 
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/messages", tag = "sessions",
     params(("session_id" = Uuid, Path), PageQuery), security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": ListPage<MessageView>}`, oldest first", body = ListPage<MessageView>),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "oldest first", body = Data<ListPage<MessageView>>)))]
 pub async fn messages(
     state: web::Data<AppState>,
     caller: Authenticated,

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use user_service_domain::DomainError;
 use user_service_domain::model::AvatarKey;
 
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 const CACHE_FOREVER: &str = "public, max-age=31536000, immutable";
@@ -22,7 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(get, path = "/uploads/{key}", tag = "users",
     params(("key" = String, Path, description = "the storage key, e.g. `avatars/{namespace}/{user_id}/{id}.png`")),
     responses((status = 200, description = "the image, with `ETag` and `Cache-Control`"),
-              (status = 304, description = "`If-None-Match` matched"), (status = 404, body = ErrorBody)))]
+              (status = 304, description = "`If-None-Match` matched")))]
 pub async fn get_upload(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Authenticated, PageQuery};
 use crate::idempotency;
-use crate::render::{self, ListPage};
+use crate::render::{self, Data, ListPage};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -200,8 +200,7 @@ impl RangeQuery {
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/usage", tag = "usage", request_body = UsageBody,
     params(("user_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 201, description = "`{\"data\": UsageView}`", body = UsageView),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 201, body = Data<UsageView>),
               (status = 409, body = ErrorBody)))]
 pub async fn record(
     state: web::Data<AppState>,
@@ -219,8 +218,7 @@ pub async fn record(
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/usage/batch", tag = "usage", request_body = BatchBody,
     params(("user_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 201, description = "`{\"data\": BatchView}`", body = BatchView),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 201, body = Data<BatchView>),
               (status = 409, body = ErrorBody)))]
 pub async fn record_batch(
     state: web::Data<AppState>,
@@ -244,8 +242,7 @@ pub async fn record_batch(
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/usage", tag = "usage",
     params(("user_id" = Uuid, Path), ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query), PageQuery),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": ListPage<UsageView>}`, newest first", body = ListPage<UsageView>),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "newest first", body = Data<ListPage<UsageView>>)))]
 pub async fn history(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -260,8 +257,7 @@ pub async fn history(
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/usage/stats", tag = "usage",
     params(("user_id" = Uuid, Path), ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": StatsView}`", body = StatsView),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Data<StatsView>)))]
 pub async fn stats(
     state: web::Data<AppState>,
     caller: Authenticated,

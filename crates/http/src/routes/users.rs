@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, PageQuery};
 use crate::idempotency;
-use crate::render::{self, ListPage, UserView};
+use crate::render::{self, Data, ListPage, UserView};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -115,8 +115,7 @@ impl CreateUserBody {
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "admin", request_body = CreateUserBody,
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 201, description = "`{\"data\": UserView}`", body = UserView), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = Data<UserView>), (status = 409, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -155,8 +154,7 @@ fn flag(checks: &mut Checks, field: &str, raw: Option<&str>) -> Option<bool> {
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "admin", params(ListQuery, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": ListPage<UserView>}`"), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Data<ListPage<UserView>>)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -194,8 +192,7 @@ pub struct SearchParams {
 
 #[utoipa::path(get, path = "/api/v1/users/search", tag = "admin", params(SearchParams, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": ListPage<UserView>}`, best match first"),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "best match first", body = Data<ListPage<UserView>>)))]
 pub async fn search(
     state: web::Data<AppState>,
     caller: Caller,
@@ -210,8 +207,7 @@ pub async fn search(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "admin", security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": UserView}`", body = UserView), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Data<UserView>)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -250,11 +246,9 @@ pub struct UpdateUserBody {
     pub tenant_id: Option<String>,
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "admin", request_body = UpdateUserBody,
+#[utoipa::path(method(put, patch), path = "/api/v1/users/{id}", tag = "admin", request_body = UpdateUserBody,
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": UserView}`; PUT is the same", body = UserView),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Data<UserView>), (status = 409, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -292,9 +286,7 @@ pub struct Message {
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "admin", security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": {\"message\": \"User deleted successfully\"}}`", body = Message),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Data<Message>)))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
@@ -308,8 +300,7 @@ pub async fn delete(
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/restore", tag = "admin", security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "`{\"data\": UserView}`", body = UserView), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = Data<UserView>),
               (status = 409, body = ErrorBody)))]
 pub async fn restore(
     state: web::Data<AppState>,
