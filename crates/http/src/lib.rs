@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod render;
 pub mod request_context;
 pub mod routes;
+pub mod schema;
 pub mod state;
 
 pub use app::build_app;
