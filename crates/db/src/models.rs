@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use user_service_domain::error::DomainResult;
 use user_service_domain::model::search::document;
-use user_service_domain::model::{Namespace, RefreshToken, User};
+use user_service_domain::model::{Namespace, RefreshToken, User, UserChanges};
 use uuid::Uuid;
 
 use crate::errors;
@@ -150,42 +150,48 @@ impl UserRow {
     }
 }
 
-/// What `update_profile` writes: everything but identity, password, token version and timestamps
-/// other than `updated_at`. `None` clears the column.
+/// The columns one `UserChanges` names, with their values taken from the user it was applied to;
+/// every other column is left out of the statement. A nullable column is `Some(None)` to clear it.
+/// The search document and `updated_at` derive from the row and are always written.
 #[derive(Debug, AsChangeset)]
-#[diesel(table_name = users, treat_none_as_null = true)]
-pub(crate) struct ProfileChangeset {
-    pub email: Option<String>,
-    pub email_key: Option<String>,
-    pub full_name: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub phone: Option<String>,
-    pub avatar_url: Option<String>,
-    pub avatar_key: Option<String>,
-    pub extra: String,
-    pub roles: String,
-    pub is_active: bool,
+#[diesel(table_name = users)]
+pub(crate) struct UserChangeset {
+    pub email: Option<Option<String>>,
+    pub email_key: Option<Option<String>>,
+    pub full_name: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub extra: Option<String>,
+    pub roles: Option<String>,
+    pub is_active: Option<bool>,
     pub updated_at: NaiveDateTime,
     pub search_text: String,
 }
 
-impl ProfileChangeset {
-    pub(crate) fn new(user: &User) -> DomainResult<Self> {
+impl UserChangeset {
+    /// `changed` is the stored user with `changes` applied.
+    pub(crate) fn new(changes: &UserChanges, changed: &User) -> DomainResult<Self> {
+        let p = &changes.profile;
+        let named = |leaves: bool, value: &Option<String>| (!leaves).then(|| value.clone());
         Ok(Self {
-            email: user.email.clone(),
-            email_key: user.email_key(),
-            full_name: user.full_name.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            phone: user.phone.clone(),
-            avatar_url: user.avatar_url.clone(),
-            avatar_key: user.avatar_key.clone(),
-            extra: to_json("users.extra", &user.extra)?,
-            roles: to_json("users.roles", &user.roles)?,
-            is_active: user.is_active,
-            updated_at: to_db_time(user.updated_at),
-            search_text: document(user),
+            email: named(p.email.leaves(), &changed.email),
+            email_key: named(p.email.leaves(), &changed.email_key()),
+            full_name: named(p.full_name.leaves(), &changed.full_name),
+            first_name: named(p.first_name.leaves(), &changed.first_name),
+            last_name: named(p.last_name.leaves(), &changed.last_name),
+            phone: named(p.phone.leaves(), &changed.phone),
+            extra: match p.extra.leaves() {
+                true => None,
+                false => Some(to_json("users.extra", &changed.extra)?),
+            },
+            roles: match changes.roles {
+                None => None,
+                Some(_) => Some(to_json("users.roles", &changed.roles)?),
+            },
+            is_active: changes.is_active,
+            updated_at: to_db_time(changed.updated_at),
+            search_text: document(changed),
         })
     }
 }

@@ -6,15 +6,35 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use user_service_domain::DomainError;
 use user_service_domain::error::DomainResult;
-use user_service_domain::model::{PageRequest, Paged, SearchQuery, User};
+use user_service_domain::model::{PageRequest, Paged, SearchQuery, User, UserChanges};
 use user_service_domain::ports::{AvatarRef, LoginName, UserFilter, UserRepository};
 use uuid::Uuid;
 
+use crate::connection::write_transaction;
 use crate::database::Database;
 use crate::errors;
-use crate::models::{ProfileChangeset, UserRow, to_db_time};
+use crate::models::{UserChangeset, UserRow, from_db_time, to_db_time};
 use crate::schema::users;
 use crate::user_search::search_ids;
+
+/// Why a write transaction on `users` was rolled back: the database failed, or a rule of the domain
+/// refused the change (a duplicate email, a merged `extra` over its limits).
+enum Abort {
+    Db(diesel::result::Error),
+    Domain(DomainError),
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(e: diesel::result::Error) -> Self {
+        Abort::Db(e)
+    }
+}
+
+impl From<DomainError> for Abort {
+    fn from(e: DomainError) -> Self {
+        Abort::Domain(e)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct DieselUsers {
@@ -83,24 +103,54 @@ impl UserRepository for DieselUsers {
             .await
     }
 
-    async fn update_profile(&self, user: &User) -> DomainResult<bool> {
-        let changes = ProfileChangeset::new(user)?;
-        let (namespace, id, username) = (
-            user.namespace.clone(),
-            user.id.to_string(),
-            user.username.clone(),
-        );
+    async fn update(
+        &self,
+        namespace: &str,
+        id: Uuid,
+        changes: &UserChanges,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<User>> {
+        let namespace = namespace.to_owned();
+        let changes = changes.clone();
+        let now = to_db_time(now);
         self.db
             .run(move |conn| {
-                let changed = diesel::update(
-                    users::table
+                write_transaction(conn, |conn| {
+                    let live = users::table
                         .filter(users::namespace.eq(&namespace))
-                        .filter(users::id.eq(id)),
-                )
-                .set(&changes)
-                .execute(conn)
-                .map_err(|e| errors::user_write(e, &namespace, &username))?;
-                Ok(changed == 1)
+                        .filter(users::id.eq(id.to_string()))
+                        .filter(users::deleted_at.is_null());
+                    // Reading the row through an update takes its write lock first (PostgreSQL waits
+                    // for a concurrent writer and then returns the row as it committed it; SQLite's
+                    // IMMEDIATE transaction holds the database's write lock already). The changes are
+                    // applied to that row, which no one else can write until this commits.
+                    let Some(row) = diesel::update(live.clone())
+                        .set(users::updated_at.eq(now))
+                        .returning(users::all_columns)
+                        .get_result::<UserRow>(conn)
+                        .optional()?
+                    else {
+                        return Ok(None);
+                    };
+                    let mut user = row.into_user()?;
+                    changes.apply(&mut user)?;
+                    user.updated_at = from_db_time(now);
+                    let set = UserChangeset::new(&changes, &user)?;
+                    // One statement either way: adding 0 keeps the version.
+                    let raise = i64::from(changes.ends_sessions());
+                    let row = diesel::update(live)
+                        .set((set, users::token_version.eq(users::token_version + raise)))
+                        .returning(users::all_columns)
+                        .get_result::<UserRow>(conn)
+                        .map_err(|e| {
+                            Abort::Domain(errors::user_write(e, &namespace, &user.username))
+                        })?;
+                    Ok(Some(row.into_user()?))
+                })
+                .map_err(|e: Abort| match e {
+                    Abort::Db(e) => errors::db(e),
+                    Abort::Domain(e) => e,
+                })
             })
             .await
     }

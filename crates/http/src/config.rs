@@ -8,6 +8,10 @@ use serde::Deserialize;
 /// The JWT secret used when none is configured. The production profile refuses to start with it.
 pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-change-me";
 
+/// RFC 7518 3.2: an HS256 key at least as long as its hash (256 bits). Other profiles accept 16
+/// bytes so a short development secret still works.
+pub const MIN_PRODUCTION_SECRET_BYTES: usize = 32;
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub profile: String,
@@ -208,6 +212,12 @@ impl Settings {
                     "the production profile refuses the default auth.jwt_secret: set JWT_SECRET_KEY".into(),
                 ));
             }
+            // RFC 7518 3.2: an HS256 key at least as long as the hash output (256 bits).
+            if self.auth.jwt_secret.len() < MIN_PRODUCTION_SECRET_BYTES {
+                return Err(ConfigError::Invalid(format!(
+                    "the production profile needs an auth.jwt_secret of at least {MIN_PRODUCTION_SECRET_BYTES} bytes"
+                )));
+            }
             if self.admin.api_key.is_empty() {
                 return Err(ConfigError::Invalid(
                     "the production profile needs an operator key: set ADMIN_API_KEY".into(),
@@ -373,15 +383,32 @@ mod tests {
         assert!(err.is_some_and(|e| e.contains("jwt_secret")));
         let err = load(&[
             ("APP_ENV", "production"),
-            ("JWT_SECRET_KEY", "a-real-secret-of-some-length"),
+            ("JWT_SECRET_KEY", "a-real-secret-of-a-production-length"),
         ])
         .err()
         .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("operator key")));
+        // 28 bytes: fine in development, refused in production (API.md 2.2: at least 32).
+        let short = "a-real-secret-of-some-length";
+        assert!(load(&[("JWT_SECRET_KEY", short)]).is_ok());
+        let err = load(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET_KEY", short),
+            ("ADMIN_API_KEY", "op"),
+        ])
+        .err()
+        .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("at least 32 bytes")),
+            "{err:?}"
+        );
+        let long = "a-real-secret-of-some-length-0123";
+        assert_eq!(long.len(), 33);
         assert!(
             load(&[
                 ("APP_ENV", "production"),
-                ("JWT_SECRET_KEY", "a-real-secret-of-some-length"),
+                ("JWT_SECRET_KEY", long),
                 ("ADMIN_API_KEY", "op")
             ])
             .is_ok()

@@ -174,7 +174,8 @@ pub fn envelope_for_status(status: StatusCode) -> HttpResponse {
     envelope(status, code, message.to_owned(), None)
 }
 
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its causes, for the log.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -7,12 +7,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, web};
 use prometheus::{
-    Counter, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Counter, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use user_service_db::Database;
 use user_service_domain::model::Credits;
 
+use crate::rate_limit::FallbackSignals;
 use crate::state::AppState;
 
 pub struct Metrics {
@@ -22,6 +23,7 @@ pub struct Metrics {
     logins: IntCounterVec,
     credits_consumed: Counter,
     pool: IntGaugeVec,
+    rate_limit_fallback: FallbackSignals,
     db: Database,
 }
 
@@ -62,8 +64,22 @@ impl Metrics {
             &["state"],
         )
         .expect("static metric definition is valid");
+        let rate_limit_fallback = FallbackSignals {
+            calls: IntCounter::new(
+                "rate_limit_store_fallback_total",
+                "Rate-limit counter operations done in process because Redis could not be reached",
+            )
+            .expect("static metric definition is valid"),
+            active: IntGauge::new(
+                "rate_limit_store_in_process",
+                "1 while a configured Redis cannot be reached and limits are counted in process",
+            )
+            .expect("static metric definition is valid"),
+        };
         for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rate_limit_fallback.calls.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rate_limit_fallback.active.clone()),
+            Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(logins.clone()),
             Box::new(credits_consumed.clone()),
@@ -78,8 +94,14 @@ impl Metrics {
             logins,
             credits_consumed,
             pool,
+            rate_limit_fallback,
             db,
         }
+    }
+
+    /// What the rate-limit store reports while it counts in process.
+    pub fn rate_limit_fallback(&self) -> FallbackSignals {
+        self.rate_limit_fallback.clone()
     }
 
     pub fn login(&self, success: bool) {

@@ -95,6 +95,14 @@ pub struct TokenResponse {
     pub refresh_expires_in: u64,
 }
 
+/// A token response: never stored by a browser or a proxy (RFC 6749 5.1).
+pub fn tokens<T: Serialize>(status: actix_web::http::StatusCode, body: T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
 impl From<TokenPair> for TokenResponse {
     fn from(p: TokenPair) -> Self {
         Self {

@@ -37,6 +37,8 @@ pub struct AppState {
     /// `None` when `rate_limit.enabled` is false.
     pub login_throttle: Option<Arc<LoginThrottle>>,
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// The one clock of the wiring: tests hand in one they can move.
+    pub clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +53,15 @@ pub enum StateError {
 
 impl AppState {
     pub fn build(settings: Settings, db: Database) -> Result<Self, StateError> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Self::build_with_clock(settings, db, Arc::new(SystemClock))
+    }
+
+    /// The wiring with a given clock: every service and middleware reads time from it.
+    pub fn build_with_clock(
+        settings: Settings,
+        db: Database,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StateError> {
         let ids: Arc<dyn IdGenerator> = Arc::new(SystemIds);
         let namespaces = Arc::new(DieselNamespaces::new(db.clone()));
         let users = Arc::new(DieselUsers::new(db.clone()));
@@ -100,11 +110,13 @@ impl AppState {
             clock.clone(),
             ids.clone(),
         );
+        let metrics = Arc::new(Metrics::new(db.clone()));
         let rl = &settings.rate_limit;
         let trusted_proxies =
             Arc::new(TrustedProxies::parse(&rl.trusted_proxies).map_err(StateError::RateLimit)?);
         let (rate_limiter, login_throttle) = if rl.enabled {
-            let store = rate_limit::store(rl).map_err(StateError::RateLimit)?;
+            let store = rate_limit::store(rl, clock.clone(), metrics.rate_limit_fallback())
+                .map_err(StateError::RateLimit)?;
             let limiter = RateLimiter::new(
                 store.clone(),
                 u64::from(rl.per_ip_per_minute),
@@ -163,13 +175,19 @@ impl AppState {
                 ids.clone(),
             )),
             avatars: Arc::new(avatars),
-            profiles: Arc::new(ProfileService::new(users, refresh_tokens, hasher, clock)),
-            metrics: Arc::new(Metrics::new(db.clone())),
+            profiles: Arc::new(ProfileService::new(
+                users,
+                refresh_tokens,
+                hasher,
+                clock.clone(),
+            )),
+            metrics,
             db,
             settings: Arc::new(settings),
             rate_limiter,
             login_throttle,
             trusted_proxies,
+            clock,
         })
     }
 }

@@ -258,7 +258,7 @@ async fn expired_keys_count_as_absent(h: Harness) {
         .send(keyed(&a, &credits(&a, "recharge"), "k", &body))
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    h2.advance(2);
     let (s, _, replayed) = raw(&h2, keyed(&a, &credits(&a, "recharge"), "k", &body)).await;
     assert_eq!((s, replayed), (StatusCode::OK, None));
     assert_eq!(balance(&h2, &a).await, json!(2));

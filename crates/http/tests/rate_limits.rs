@@ -271,3 +271,38 @@ both!(
     disabled_means_no_limits_and_no_headers,
     login_failures_slow_then_lock_the_pair_but_not_the_real_user,
 );
+
+/// Finding 9.4: a configured Redis that cannot be reached (nothing listens on port 1) must not switch
+/// the limits off: they are counted in process, and `/metrics` says so.
+#[actix_web::test]
+async fn an_unreachable_redis_still_limits_in_process_and_says_so() {
+    let h = harness(
+        Backend::Sqlite,
+        &[
+            ("USER_SERVICE__RATE_LIMIT__PER_IP_PER_MINUTE", "3"),
+            ("USER_SERVICE__RATE_LIMIT__REDIS_URL", "redis://127.0.0.1:1"),
+        ],
+    )
+    .await;
+    for left in [2, 1, 0] {
+        let r = h.send(from("1.2.3.4", "/users/me")).await;
+        assert_eq!(
+            (r.status, r.code(), num(&r, "x-ratelimit-remaining")),
+            (StatusCode::UNAUTHORIZED, "TOKEN_MISSING", left)
+        );
+    }
+    let r = h.send(from("1.2.3.4", "/users/me")).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED")
+    );
+    let metrics = h.send(from("1.2.3.4", "/metrics")).await;
+    let text = String::from_utf8_lossy(&metrics.raw).into_owned();
+    assert!(text.contains("rate_limit_store_in_process 1"), "{text}");
+    let fallbacks: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("rate_limit_store_fallback_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("fallback counter present");
+    assert!(fallbacks >= 4, "{fallbacks}");
+}

@@ -148,6 +148,8 @@ async fn status_and_messages(h: Harness) {
     let sid = s["session_id"].as_str().unwrap_or_default().to_owned();
     let status = format!("/api/v1/sessions/{sid}/status");
     let msgs = format!("/api/v1/sessions/{sid}/messages");
+    // Later than the session's creation, so the touch below is visible in `updated_at`.
+    h.advance(1);
     for bad in ["Active", "closed"] {
         let r = call(&h, "PUT", &status, a.alice(), Some(json!({"status": bad}))).await;
         assert_eq!(

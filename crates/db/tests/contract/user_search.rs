@@ -1,7 +1,9 @@
 //! `UserRepository::search`: one suite, both engines, names in several scripts and languages.
 
 use user_service_db::{Database, DieselUsers};
-use user_service_domain::model::{PageRequest, SearchQuery, User};
+use user_service_domain::model::{
+    Change, PageRequest, PersonName, ProfileChanges, SearchQuery, User, UserChanges,
+};
 use user_service_domain::ports::UserRepository;
 
 use crate::support::{bare_user, create_namespace, insert_user, now};
@@ -185,15 +187,23 @@ async fn follows_profile_updates(db: Database) {
     seed(&db).await;
     let repo = DieselUsers::new(db.clone());
     let q = SearchQuery::parse("bravo").expect("valid");
-    let mut u = repo
+    let u = repo
         .search("shop", &q, PageRequest::default())
         .await
         .expect("search")
         .items
         .remove(0);
-    u.last_name = Some("Quintero".into());
-    u.full_name = None;
-    assert!(repo.update_profile(&u).await.expect("update"));
+    let changes = UserChanges::profile(ProfileChanges {
+        last_name: Change::Set(PersonName::parse("Quintero").expect("valid")),
+        full_name: Change::Clear,
+        ..ProfileChanges::default()
+    });
+    let u = repo
+        .update("shop", u.id, &changes, now())
+        .await
+        .expect("update")
+        .expect("live");
+    assert_eq!(u.last_name.as_deref(), Some("Quintero"));
     assert!(hits(&db, "bravo").await.is_empty());
     assert_eq!(hits(&db, "quintero").await, ["johnny"]);
 }

@@ -1,12 +1,12 @@
 //! `UserRepository`.
 
-use std::collections::BTreeMap;
-
 use chrono::{Duration, TimeZone, Utc};
 use user_service_db::{Database, DieselUsers};
 use user_service_domain::DomainError;
-use user_service_domain::model::User;
-use user_service_domain::ports::{LoginName, UserRepository};
+use user_service_domain::model::{
+    Change, Email, Extra, ExtraChange, PersonName, Phone, ProfileChanges, Role, User, UserChanges,
+};
+use user_service_domain::ports::{AvatarRef, LoginName, UserRepository};
 use uuid::Uuid;
 
 use crate::support::{bare_user, create_namespace, insert_user, namespace_with_user, now, user};
@@ -23,10 +23,13 @@ contract!(
     a_soft_deleted_user_frees_username_and_email_and_stays_readable,
     find_live_by_username_or_email_case_insensitively,
     find_live_skips_deleted_users_and_finds_their_successor,
-    update_profile_writes_profile_fields_only,
-    update_profile_clears_fields,
-    update_profile_with_a_taken_email_is_email_taken,
-    update_profile_of_an_unknown_or_foreign_user_is_false,
+    update_sets_clears_and_merges_the_named_fields_only,
+    a_profile_write_never_undoes_a_concurrent_deactivation_demotion_or_avatar,
+    a_reactivation_or_role_change_keeps_the_token_version,
+    concurrent_extra_merges_all_land,
+    update_with_a_taken_email_is_email_taken_and_writes_nothing,
+    a_merged_extra_over_its_limits_is_refused_and_writes_nothing,
+    update_of_an_unknown_foreign_or_deleted_user_is_none,
     set_password_hash_without_revoke_keeps_the_token_version,
     set_password_hash_with_revoke_raises_the_token_version,
     bump_token_version_raises_it_by_one_each_time,
@@ -240,38 +243,53 @@ async fn find_live_skips_deleted_users_and_finds_their_successor(db: Database) {
     assert_eq!(found, Some(second));
 }
 
-async fn update_profile_writes_profile_fields_only(db: Database) {
+fn set_names(first: &str) -> ProfileChanges {
+    ProfileChanges {
+        first_name: Change::Set(PersonName::parse(first).expect("valid name")),
+        ..ProfileChanges::default()
+    }
+}
+
+fn merge_extra(pairs: &[(&str, Option<&str>)]) -> ExtraChange {
+    ExtraChange::Merge(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_owned)))
+            .collect(),
+    )
+}
+
+async fn update_sets_clears_and_merges_the_named_fields_only(db: Database) {
     let alice = namespace_with_user(&db, "acme", "alice").await;
     let repo = DieselUsers::new(db);
-    let changed = User {
+    let at = now();
+    let changes = UserChanges::profile(ProfileChanges {
+        email: Change::Set(Email::parse("New.Address@Example.org").expect("valid")),
+        full_name: Change::Clear,
+        first_name: Change::Set(PersonName::parse("Alicia").expect("valid")),
+        last_name: Change::Keep,
+        phone: Change::Set(Phone::parse("+442071234567").expect("valid")),
+        extra: merge_extra(&[("plan", None), ("team", Some("wonderland"))]),
+    });
+    let updated = repo
+        .update("acme", alice.id, &changes, at)
+        .await
+        .expect("update")
+        .expect("alice is live");
+    let mut extra = alice.extra.clone();
+    extra.remove("plan");
+    extra.insert("team".into(), "wonderland".into());
+    let expected = User {
         email: Some("New.Address@Example.org".into()),
-        full_name: Some("Alice Liddell".into()),
-        first_name: Some("Alice".into()),
-        last_name: Some("Liddell".into()),
+        full_name: None,
+        first_name: Some("Alicia".into()),
         phone: Some("+442071234567".into()),
-        avatar_url: Some("https://cdn.example.com/new.webp".into()),
-        avatar_key: Some("avatars/acme/new.webp".into()),
-        extra: BTreeMap::from([("team".into(), "wonderland".into())]),
-        roles: vec!["user".into()],
-        is_active: false,
-        updated_at: now(),
-        // Neither of these may be written by a profile update.
-        password_hash: Some("not-written".into()),
-        token_version: alice.token_version + 40,
-        // Nor the identity.
-        username: "renamed".into(),
+        extra,
+        updated_at: at,
         ..alice.clone()
     };
-    assert!(repo.update_profile(&changed).await.expect("update"));
-    assert_eq!(
-        stored(&repo, &alice).await,
-        User {
-            password_hash: alice.password_hash.clone(),
-            token_version: alice.token_version,
-            username: alice.username.clone(),
-            ..changed
-        }
-    );
+    assert_eq!(updated, expected);
+    assert_eq!(stored(&repo, &alice).await, expected);
     // The email key moved with the email.
     let found = repo
         .find_live("acme", &LoginName::Email("new.address@example.org".into()))
@@ -283,63 +301,194 @@ async fn update_profile_writes_profile_fields_only(db: Database) {
         .await
         .expect("find");
     assert_eq!(found, None);
-}
-
-async fn update_profile_clears_fields(db: Database) {
-    let alice = namespace_with_user(&db, "acme", "alice").await;
-    let repo = DieselUsers::new(db);
-    let cleared = User {
-        email: None,
-        full_name: None,
-        first_name: None,
-        last_name: None,
-        phone: None,
-        avatar_url: None,
-        avatar_key: None,
-        extra: BTreeMap::new(),
-        roles: Vec::new(),
-        ..alice.clone()
-    };
-    assert!(repo.update_profile(&cleared).await.expect("update"));
-    assert_eq!(stored(&repo, &alice).await, cleared);
+    // Clearing `extra` empties it.
+    let cleared = UserChanges::profile(ProfileChanges {
+        extra: ExtraChange::Clear,
+        email: Change::Clear,
+        ..ProfileChanges::default()
+    });
+    let updated = repo
+        .update("acme", alice.id, &cleared, at)
+        .await
+        .expect("update")
+        .expect("alice is live");
+    assert_eq!((updated.extra.len(), updated.email), (0, None));
     // Its old email is free for someone else now.
-    repo.insert(&user("acme", "bob", alice.email.as_deref()))
+    repo.insert(&user("acme", "bob", Some("new.address@example.org")))
         .await
         .expect("insert");
 }
 
-async fn update_profile_with_a_taken_email_is_email_taken(db: Database) {
+/// The lost update of issue 9: a write prepared from a copy read before a deactivation, a demotion
+/// and an avatar change lands after them, and none of them is undone.
+async fn a_profile_write_never_undoes_a_concurrent_deactivation_demotion_or_avatar(db: Database) {
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let repo = DieselUsers::new(db);
+    let before = stored(&repo, &alice).await;
+    assert_eq!((before.is_active, before.is_admin()), (true, true));
+    let at = now();
+    let demote = UserChanges::default()
+        .with_roles(vec![Role::parse("user").expect("valid")])
+        .with_active(false);
+    repo.update("acme", alice.id, &demote, at)
+        .await
+        .expect("update")
+        .expect("live");
+    let avatar = AvatarRef {
+        key: "avatars/acme/new.webp".into(),
+        url: "https://cdn.example.com/new.webp".into(),
+    };
+    assert!(
+        repo.swap_avatar(
+            "acme",
+            alice.id,
+            before.avatar_key.clone(),
+            Some(avatar.clone()),
+            at
+        )
+        .await
+        .expect("swap")
+    );
+    // The profile write, prepared from `before`, arrives now.
+    let updated = repo
+        .update(
+            "acme",
+            alice.id,
+            &UserChanges::profile(set_names("Late")),
+            at,
+        )
+        .await
+        .expect("update")
+        .expect("live");
+    assert_eq!(updated.first_name.as_deref(), Some("Late"));
+    assert_eq!(
+        (updated.is_active, updated.roles.clone()),
+        (false, vec!["user".to_string()])
+    );
+    assert_eq!(
+        (updated.avatar_key.as_deref(), updated.avatar_url.as_deref()),
+        (Some(avatar.key.as_str()), Some(avatar.url.as_str()))
+    );
+    // Only the deactivation raised the token version, and by one.
+    assert_eq!(updated.token_version, before.token_version + 1);
+    assert_eq!(stored(&repo, &alice).await, updated);
+}
+
+async fn a_reactivation_or_role_change_keeps_the_token_version(db: Database) {
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let repo = DieselUsers::new(db);
+    let changes = UserChanges::default()
+        .with_roles(vec![
+            Role::parse("editor").expect("valid"),
+            Role::parse("editor").expect("valid"),
+        ])
+        .with_active(true);
+    let updated = repo
+        .update("acme", alice.id, &changes, now())
+        .await
+        .expect("update")
+        .expect("live");
+    assert_eq!(
+        (updated.roles, updated.is_active, updated.token_version),
+        (vec!["editor".to_string()], true, alice.token_version)
+    );
+}
+
+/// Merges of `extra` from many requests at once all land: each is applied to the row as the previous
+/// one left it, never to a copy read before it.
+async fn concurrent_extra_merges_all_land(db: Database) {
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let repo = DieselUsers::new(db);
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let repo = repo.clone();
+        writes.spawn(async move {
+            let key = format!("k{i}");
+            let changes = UserChanges::profile(ProfileChanges {
+                extra: merge_extra(&[(key.as_str(), Some("v"))]),
+                ..ProfileChanges::default()
+            });
+            repo.update("acme", alice.id, &changes, now()).await
+        });
+    }
+    while let Some(w) = writes.join_next().await {
+        assert!(matches!(w, Ok(Ok(Some(_)))), "{w:?}");
+    }
+    let extra = stored(&repo, &alice).await.extra;
+    for i in 0..12 {
+        assert_eq!(
+            extra.get(&format!("k{i}")).map(String::as_str),
+            Some("v"),
+            "{extra:?}"
+        );
+    }
+    assert_eq!(extra.len(), alice.extra.len() + 12);
+}
+
+async fn update_with_a_taken_email_is_email_taken_and_writes_nothing(db: Database) {
     let alice = namespace_with_user(&db, "acme", "alice").await;
     let bob = user("acme", "bob", Some("bob@example.com"));
     insert_user(&db, &bob).await;
     let repo = DieselUsers::new(db);
-    let grab = User {
-        email: Some("ALICE@example.com".into()),
-        full_name: Some("Bob the thief".into()),
-        ..bob.clone()
-    };
-    taken_email(repo.update_profile(&grab).await, "acme");
+    let grab = UserChanges::profile(ProfileChanges {
+        email: Change::Set(Email::parse("ALICE@example.com").expect("valid")),
+        ..set_names("Thief")
+    })
+    .with_active(false);
+    taken_email(repo.update("acme", bob.id, &grab, now()).await, "acme");
     assert_eq!(stored(&repo, &bob).await, bob);
     assert_eq!(stored(&repo, &alice).await, alice);
 }
 
-async fn update_profile_of_an_unknown_or_foreign_user_is_false(db: Database) {
+async fn a_merged_extra_over_its_limits_is_refused_and_writes_nothing(db: Database) {
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let repo = DieselUsers::new(db);
+    // Each write is within the limit alone; together with what is stored they are one key too many.
+    let keys: Vec<String> = (0..Extra::MAX_KEYS - alice.extra.len() + 1)
+        .map(|i| format!("k{i}"))
+        .collect();
+    let changes = UserChanges::profile(ProfileChanges {
+        extra: merge_extra(
+            &keys
+                .iter()
+                .map(|k| (k.as_str(), Some("v")))
+                .collect::<Vec<_>>(),
+        ),
+        ..set_names("Over")
+    });
+    let r = repo.update("acme", alice.id, &changes, now()).await;
+    assert!(
+        matches!(&r, Err(DomainError::Validation(d)) if d[0].field == "extra"),
+        "{r:?}"
+    );
+    assert_eq!(stored(&repo, &alice).await, alice);
+}
+
+async fn update_of_an_unknown_foreign_or_deleted_user_is_none(db: Database) {
     let alice = namespace_with_user(&db, "acme", "alice").await;
     create_namespace(&db, "other").await;
+    let carol = user("acme", "carol", None);
+    insert_user(&db, &carol).await;
     let repo = DieselUsers::new(db);
-    let unknown = User {
-        id: Uuid::now_v7(),
-        ..alice.clone()
-    };
-    assert!(!repo.update_profile(&unknown).await.expect("update"));
-    // Alice's id under another namespace does not reach her.
-    let foreign = User {
-        namespace: "other".into(),
-        full_name: Some("Mallory".into()),
-        ..alice.clone()
-    };
-    assert!(!repo.update_profile(&foreign).await.expect("update"));
+    assert!(
+        repo.soft_delete("acme", carol.id, now())
+            .await
+            .expect("delete")
+    );
+    let deleted = stored(&repo, &carol).await;
+    let changes = UserChanges::profile(set_names("Mallory")).with_active(true);
+    for (ns, id) in [
+        ("acme", Uuid::now_v7()),
+        ("other", alice.id),
+        ("acme", carol.id),
+    ] {
+        assert_eq!(
+            repo.update(ns, id, &changes, now()).await.expect("update"),
+            None
+        );
+    }
     assert_eq!(stored(&repo, &alice).await, alice);
+    assert_eq!(stored(&repo, &carol).await, deleted);
 }
 
 async fn set_password_hash_without_revoke_keeps_the_token_version(db: Database) {

@@ -28,7 +28,7 @@ pub use namespace::{Namespace, NamespaceSlug};
 pub use number::Count;
 pub use page::{PageRequest, Paged};
 pub use principal::{Credentials, Principal};
-pub use profile::{Change, ExtraChange, ProfileChanges, ProfileInput};
+pub use profile::{Change, ExtraChange, ProfileChanges, ProfileInput, UserChanges};
 pub use search::{SearchQuery, SearchTerm};
 pub use session::{
     MessageDraft, MessageInput, MessageRole, NewSession, Session, SessionDraft, SessionInput,

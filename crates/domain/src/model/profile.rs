@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
 
-use super::User;
 use super::values::{Checks, Email, Extra, FullName, PersonName, Phone};
+use super::{Role, User};
+use crate::error::{DomainError, DomainResult};
 
 /// One field of a partial update: left alone, cleared (`null`), or set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +50,11 @@ impl Change<String> {
 }
 
 impl<T> Change<T> {
+    /// Whether the field is left as stored.
+    pub fn leaves(&self) -> bool {
+        matches!(self, Change::Keep)
+    }
+
     fn apply_to(self, slot: &mut Option<String>, into: impl FnOnce(T) -> String) {
         match self {
             Change::Keep => {}
@@ -65,6 +71,13 @@ pub enum ExtraChange {
     Keep,
     Clear,
     Merge(BTreeMap<String, Option<String>>),
+}
+
+impl ExtraChange {
+    /// Whether `extra` is left as stored.
+    pub fn leaves(&self) -> bool {
+        matches!(self, ExtraChange::Keep)
+    }
 }
 
 impl From<Change<BTreeMap<String, Option<String>>>> for ExtraChange {
@@ -170,6 +183,66 @@ impl ProfileChanges {
         self.last_name
             .apply_to(&mut user.last_name, PersonName::into_inner);
         self.phone.apply_to(&mut user.phone, Phone::into_inner);
+        Ok(())
+    }
+}
+
+/// One write to an existing user, naming the fields it changes and nothing else. Profile fields keep
+/// "leave" (`Keep`), "clear" (`Clear`) and "set" apart; roles and `is_active` can only be left
+/// (`None`) or set. A repository applies it to the row as stored at the moment of the write, never
+/// to a copy read earlier, so two writes naming different fields never undo each other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    pub profile: ProfileChanges,
+    /// The new roles, without duplicates, in the order first given.
+    pub roles: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+}
+
+impl UserChanges {
+    /// Changes of the profile fields only: what a user may change about itself.
+    pub fn profile(profile: ProfileChanges) -> Self {
+        Self {
+            profile,
+            ..Self::default()
+        }
+    }
+
+    pub fn with_roles(mut self, roles: Vec<Role>) -> Self {
+        let mut names: Vec<String> = Vec::with_capacity(roles.len());
+        for role in roles.into_iter().map(Role::into_inner) {
+            if !names.contains(&role) {
+                names.push(role);
+            }
+        }
+        self.roles = Some(names);
+        self
+    }
+
+    pub fn with_active(mut self, active: bool) -> Self {
+        self.is_active = Some(active);
+        self
+    }
+
+    /// Whether the write ends every session of the user: a deactivation raises the token version
+    /// in the same write, so no token from before it stays usable even for an instant.
+    pub fn ends_sessions(&self) -> bool {
+        self.is_active == Some(false)
+    }
+
+    /// Applies the changes to `user` as it is stored now (the `extra` merge starts from the stored
+    /// map). Fails, changing nothing, when the merged `extra` breaks its limits.
+    pub fn apply(&self, user: &mut User) -> DomainResult<()> {
+        self.profile
+            .clone()
+            .apply(user)
+            .map_err(|m| DomainError::field("extra", m))?;
+        if let Some(roles) = &self.roles {
+            user.roles = roles.clone();
+        }
+        if let Some(active) = self.is_active {
+            user.is_active = active;
+        }
         Ok(())
     }
 }

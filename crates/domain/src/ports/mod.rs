@@ -14,7 +14,7 @@ mod usage;
 mod users;
 
 pub use avatars::{AvatarStore, ImageProcessor, ProcessedImage, StoredAvatar};
-pub use clock::{Clock, IdGenerator, SystemClock, SystemIds};
+pub use clock::{Clock, IdGenerator, ManualClock, SystemClock, SystemIds};
 pub use idempotency::IdempotencyStore;
 pub use ledger::CreditLedger;
 pub use namespaces::NamespaceRepository;

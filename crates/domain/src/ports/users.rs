@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::DomainResult;
-use crate::model::{PageRequest, Paged, SearchQuery, User};
+use crate::model::{PageRequest, Paged, SearchQuery, User, UserChanges};
 
 /// Where a user's avatar is: its storage key and the URL clients fetch it from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +40,19 @@ pub trait UserRepository: Send + Sync {
     async fn get(&self, namespace: &str, id: Uuid) -> DomainResult<Option<User>>;
     /// The live (not soft-deleted) user that `login` names.
     async fn find_live(&self, namespace: &str, login: &LoginName) -> DomainResult<Option<User>>;
-    /// Writes the profile fields, roles, `is_active` and avatar of `user` (not its password or token
-    /// version, which change only through their own methods). Fails with `EmailTaken` on a duplicate.
-    /// False when the user does not exist.
-    async fn update_profile(&self, user: &User) -> DomainResult<bool>;
+    /// Applies `changes` to the live (not soft-deleted) user in one transaction: the row is read under
+    /// its write lock, `changes` applied to it as stored at that moment (see `UserChanges::apply`), and
+    /// only the columns `changes` names are written, with `updated_at`, the search document derived
+    /// from them, and (when `changes.ends_sessions()`) a raised token version. Nothing read earlier is
+    /// ever written back. Returns the user as stored afterwards; `None` when it is unknown or deleted.
+    /// Fails with `EmailTaken` on a duplicate, or a validation error when the merged `extra` is too big.
+    async fn update(
+        &self,
+        namespace: &str,
+        id: Uuid,
+        changes: &UserChanges,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<User>>;
     /// Points the user at another avatar object (or none), only if its avatar key is still
     /// `expected_key`, writing nothing else but `updated_at`: a concurrent profile change is not
     /// overwritten, and of two uploads racing, the loser learns it lost. False when the user does not

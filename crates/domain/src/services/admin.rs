@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::error::{DomainError, DomainResult};
 use crate::model::{
     Email, PageRequest, Paged, Password, Principal, ProfileChanges, Role, SearchQuery, User,
-    Username,
+    UserChanges, Username,
 };
 use crate::ports::{
     Clock, IdGenerator, LoginName, PasswordHasher, RefreshTokenRepository, UserFilter,
@@ -71,13 +71,6 @@ pub fn managed_namespace(caller: &Principal) -> DomainResult<&str> {
     }
 }
 
-fn role_names(roles: Vec<Role>) -> Vec<String> {
-    let mut names: Vec<String> = roles.into_iter().map(Role::into_inner).collect();
-    let mut seen = std::collections::HashSet::new();
-    names.retain(|r| seen.insert(r.clone()));
-    names
-}
-
 /// On the admin API a duplicate is a conflict, not a bad request (the integration contract's 400
 /// belongs to `/auth/register`).
 fn duplicate_is_conflict(e: DomainError) -> DomainError {
@@ -131,7 +124,7 @@ impl AdminService {
             .apply(&mut user)
             .map_err(|m| DomainError::field("extra", m))?;
         if let Some(roles) = new.roles {
-            user.roles = role_names(roles);
+            UserChanges::default().with_roles(roles).apply(&mut user)?;
         }
         self.users
             .insert(&user)
@@ -169,8 +162,10 @@ impl AdminService {
             .ok_or(DomainError::UserNotFound)
     }
 
-    /// Updates a live user. Deactivating it makes every token it holds stale at once and revokes its
-    /// refresh tokens, so reactivating it later does not bring old logins back.
+    /// Updates a live user, writing only the fields the request names. Deactivating it raises its
+    /// token version in the same write, so every token it holds is stale at once (a refresh racing
+    /// it cannot mint a usable one), and then revokes its refresh tokens, so reactivating it later
+    /// does not bring old logins back.
     pub async fn update(
         &self,
         caller: &Principal,
@@ -179,33 +174,21 @@ impl AdminService {
     ) -> DomainResult<User> {
         let (ns, _) = permit(caller, id, Need::Manage)?;
         check_tenant(update.tenant_id.as_deref(), ns)?;
-        let mut user = match self.users.get(ns, id).await? {
-            Some(u) if u.deleted_at.is_none() => u,
-            _ => return Err(DomainError::UserNotFound),
-        };
-        let deactivating = user.is_active && update.is_active == Some(false);
-        update
-            .profile
-            .apply(&mut user)
-            .map_err(|m| DomainError::field("extra", m))?;
+        let mut changes = UserChanges::profile(update.profile);
         if let Some(roles) = update.roles {
-            user.roles = role_names(roles);
+            changes = changes.with_roles(roles);
         }
         if let Some(active) = update.is_active {
-            user.is_active = active;
+            changes = changes.with_active(active);
         }
         let now = self.clock.now();
-        user.updated_at = now;
-        if !self
+        let user = self
             .users
-            .update_profile(&user)
+            .update(ns, id, &changes, now)
             .await
             .map_err(duplicate_is_conflict)?
-        {
-            return Err(DomainError::UserNotFound);
-        }
-        if deactivating {
-            user.token_version = self.users.bump_token_version(ns, id, now).await?;
+            .ok_or(DomainError::UserNotFound)?;
+        if changes.ends_sessions() {
             self.refresh_tokens.revoke_all_for_user(id, now).await?;
         }
         Ok(user)
@@ -254,16 +237,15 @@ impl AdminService {
         for r in roles {
             parsed.push(Role::parse(r).map_err(|m| DomainError::field("roles", m))?);
         }
-        let mut user = self
+        let user = self
             .users
             .find_live(namespace, &LoginName::Username(username.to_lowercase()))
             .await?
             .ok_or(DomainError::UserNotFound)?;
-        user.roles = role_names(parsed);
-        user.updated_at = self.clock.now();
-        if !self.users.update_profile(&user).await? {
-            return Err(DomainError::UserNotFound);
-        }
-        Ok(user)
+        let changes = UserChanges::default().with_roles(parsed);
+        self.users
+            .update(namespace, user.id, &changes, self.clock.now())
+            .await?
+            .ok_or(DomainError::UserNotFound)
     }
 }

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use super::test_support::*;
 use super::{AdminService, NewUser, UserUpdate, managed_namespace};
 use crate::error::DomainError;
-use crate::model::{Email, PageRequest, Password, Principal, Role, SearchQuery, Username};
+use crate::model::{
+    Change, Email, PageRequest, Password, PersonName, Principal, ProfileChanges, Role, SearchQuery,
+    User, UserChanges, Username,
+};
 use crate::ports::{
     MockPasswordHasher, MockRefreshTokenRepository, MockUserRepository, UserFilter,
 };
@@ -198,23 +201,64 @@ async fn duplicates_on_create_are_conflicts() {
     }
 }
 
+/// The one write an admin update makes names exactly the request's fields, nothing read before it.
 #[tokio::test]
-async fn deactivation_bumps_the_token_version_and_reactivation_does_not() {
+async fn an_update_writes_only_the_named_fields_in_one_call_without_reading_first() {
+    let mut p = Ports::new();
+    let expected = UserChanges::profile(ProfileChanges {
+        first_name: Change::Set(PersonName::parse("Ann").expect("valid")),
+        phone: Change::Clear,
+        ..ProfileChanges::default()
+    });
+    let stored = User {
+        first_name: Some("Ann".into()),
+        phone: None,
+        ..user()
+    };
+    let answer = stored.clone();
+    // No `get`: nothing is read to be written back.
+    p.users
+        .expect_update()
+        .withf(move |ns, id, c, now| (ns, *id, c, *now) == (NS, user().id, &expected, t0()))
+        .times(1)
+        .returning(move |_, _, _, _| Ok(Some(answer.clone())));
+    let update = UserUpdate {
+        profile: ProfileChanges {
+            first_name: Change::Set(PersonName::parse("Ann").expect("valid")),
+            phone: Change::Clear,
+            ..ProfileChanges::default()
+        },
+        ..Default::default()
+    };
+    let updated = p
+        .service()
+        .update(&Principal::User(admin_of(NS)), user().id, update)
+        .await
+        .expect("updated");
+    assert_eq!(updated, stored);
+}
+
+#[tokio::test]
+async fn deactivation_ends_sessions_in_the_write_itself_and_reactivation_does_not() {
     let mut p = Ports::new();
     p.users
-        .expect_get()
+        .expect_update()
+        .withf(|_, _, c, _| {
+            c.ends_sessions()
+                && c.roles == Some(vec!["support".to_string()])
+                && c.profile == ProfileChanges::default()
+        })
         .times(1)
-        .returning(|_, _| Ok(Some(user())));
-    p.users
-        .expect_update_profile()
-        .withf(|u| !u.is_active && u.updated_at == t0() && u.roles == ["support"])
-        .times(1)
-        .returning(|_| Ok(true));
-    p.users
-        .expect_bump_token_version()
-        .withf(|ns, id, now| ns == NS && *id == user().id && *now == t0())
-        .times(1)
-        .returning(|_, _, _| Ok(4));
+        .returning(|_, _, _, _| {
+            Ok(Some(User {
+                is_active: false,
+                roles: vec!["support".into()],
+                token_version: 4,
+                ..user()
+            }))
+        });
+    // The version is raised by that same write; nothing bumps it separately.
+    p.users.expect_bump_token_version().never();
     p.refresh_tokens
         .expect_revoke_all_for_user()
         .withf(|id, now| *id == user().id && *now == t0())
@@ -222,7 +266,10 @@ async fn deactivation_bumps_the_token_version_and_reactivation_does_not() {
         .returning(|_, _| Ok(()));
     let update = UserUpdate {
         is_active: Some(false),
-        roles: Some(vec![Role::parse("support").expect("valid")]),
+        roles: Some(vec![
+            Role::parse("support").expect("valid"),
+            Role::parse("support").expect("valid"),
+        ]),
         ..Default::default()
     };
     let updated = p
@@ -233,16 +280,12 @@ async fn deactivation_bumps_the_token_version_and_reactivation_does_not() {
     assert_eq!((updated.is_active, updated.token_version), (false, 4));
 
     let mut p = Ports::new();
-    p.users.expect_get().times(1).returning(|_, _| {
-        Ok(Some(crate::model::User {
-            is_active: false,
-            ..user()
-        }))
-    });
     p.users
-        .expect_update_profile()
+        .expect_update()
+        .withf(|_, _, c, _| *c == UserChanges::default().with_active(true))
         .times(1)
-        .returning(|_| Ok(true));
+        .returning(|_, _, _, _| Ok(Some(user())));
+    p.refresh_tokens.expect_revoke_all_for_user().never();
     let update = UserUpdate {
         is_active: Some(true),
         ..Default::default()
@@ -257,24 +300,37 @@ async fn deactivation_bumps_the_token_version_and_reactivation_does_not() {
 
 #[tokio::test]
 async fn updating_a_deleted_or_unknown_user_is_not_found() {
-    for found in [
-        None,
-        Some(crate::model::User {
-            deleted_at: Some(t0()),
-            ..user()
-        }),
-    ] {
-        let mut p = Ports::new();
-        p.users
-            .expect_get()
-            .times(1)
-            .returning(move |_, _| Ok(found.clone()));
-        let r = p
-            .service()
-            .update(&service_of(NS), user().id, UserUpdate::default())
-            .await;
-        assert!(matches!(r, Err(DomainError::UserNotFound)), "{r:?}");
-    }
+    let mut p = Ports::new();
+    p.users
+        .expect_update()
+        .times(1)
+        .returning(|_, _, _, _| Ok(None));
+    p.refresh_tokens.expect_revoke_all_for_user().never();
+    let update = UserUpdate {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    let r = p.service().update(&service_of(NS), user().id, update).await;
+    assert!(matches!(r, Err(DomainError::UserNotFound)), "{r:?}");
+}
+
+#[tokio::test]
+async fn an_email_taken_on_update_is_a_conflict() {
+    let mut p = Ports::new();
+    p.users.expect_update().times(1).returning(|ns, _, _, _| {
+        Err(DomainError::EmailTaken {
+            namespace: ns.to_owned(),
+        })
+    });
+    let update = UserUpdate {
+        profile: ProfileChanges {
+            email: Change::Set(Email::parse("taken@example.com").expect("valid")),
+            ..ProfileChanges::default()
+        },
+        ..Default::default()
+    };
+    let r = p.service().update(&service_of(NS), user().id, update).await;
+    assert!(matches!(r, Err(DomainError::Conflict(_))), "{r:?}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{DomainError, DomainResult};
-use crate::model::{ProfileChanges, User};
+use crate::model::{ProfileChanges, User, UserChanges};
 use crate::ports::{Clock, PasswordHasher, RefreshTokenRepository, UserRepository};
 
 pub struct ProfileService {
@@ -28,16 +28,19 @@ impl ProfileService {
         }
     }
 
-    pub async fn update(&self, user: User, changes: ProfileChanges) -> DomainResult<User> {
-        let mut updated = user;
-        changes
-            .apply(&mut updated)
-            .map_err(|m| DomainError::field("extra", m))?;
-        updated.updated_at = self.clock.now();
-        if !self.users.update_profile(&updated).await? {
-            return Err(DomainError::UserNotFound);
-        }
-        Ok(updated)
+    /// Changes the named profile fields of the caller's account, and nothing else: a deactivation,
+    /// role change or avatar upload that lands while this request is in flight stays. Answers the
+    /// account as stored after the write.
+    pub async fn update(&self, user: &User, changes: ProfileChanges) -> DomainResult<User> {
+        self.users
+            .update(
+                &user.namespace,
+                user.id,
+                &UserChanges::profile(changes),
+                self.clock.now(),
+            )
+            .await?
+            .ok_or(DomainError::UserNotFound)
     }
 
     /// Soft-deletes the caller after confirming the password: data is kept, every token dies.

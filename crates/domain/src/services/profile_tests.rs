@@ -8,7 +8,7 @@ use super::test_support::*;
 use crate::error::{DomainError, FieldError};
 use crate::model::{
     Change, Checks, Email, ExtraChange, FullName, PersonName, Phone, ProfileChanges, ProfileInput,
-    User,
+    Role, User, UserChanges,
 };
 use crate::ports::{MockPasswordHasher, MockRefreshTokenRepository, MockUserRepository};
 
@@ -53,21 +53,95 @@ fn merge(pairs: &[(&str, Option<&str>)]) -> ExtraChange {
     )
 }
 
-/// `update_profile` is called once with exactly `expected` and answers `found`.
-fn expect_update_once(p: &mut Ports, expected: User, found: bool) {
+/// `update` is called once, for the caller's account at `t0()`, with exactly `expected`, and answers
+/// `stored`.
+fn expect_update_once(p: &mut Ports, expected: UserChanges, stored: Option<User>) {
     p.users
-        .expect_update_profile()
-        .withf(move |u| *u == expected)
+        .expect_update()
+        .withf(move |ns, id, changes, now| {
+            (ns, *id, changes, *now) == (NS, user().id, &expected, t0())
+        })
         .times(1)
-        .returning(move |_| Ok(found));
+        .returning(move |_, _, _, _| Ok(stored.clone()));
 }
 
 // ---------------------------------------------------------------------------------------------
 // update
 
 #[tokio::test]
-async fn update_sets_clears_keeps_and_merges_extra_and_stamps_updated_at() {
+async fn update_sends_only_the_named_profile_fields_and_answers_the_row_as_stored() {
     let changes = ProfileChanges {
+        first_name: Change::Set(PersonName::parse("Zoë").expect("valid name")),
+        phone: Change::Clear,
+        ..ProfileChanges::default()
+    };
+    // What the database holds after the write: an admin deactivated and demoted the account while
+    // this request was in flight. The answer shows that, and nothing the caller read earlier.
+    let stored = User {
+        first_name: Some("Zoë".into()),
+        phone: None,
+        is_active: false,
+        roles: vec!["user".into()],
+        token_version: 4,
+        updated_at: t0(),
+        ..user()
+    };
+    let mut p = Ports::new();
+    let sent = UserChanges::profile(changes.clone());
+    // Never roles, activity, avatar or versions: a profile write names profile fields only.
+    assert_eq!((sent.roles.clone(), sent.is_active), (None, None));
+    assert!(!sent.ends_sessions());
+    expect_update_once(&mut p, sent, Some(stored.clone()));
+    let caller = User {
+        roles: vec!["user".into(), "admin".into()],
+        ..user()
+    };
+    let updated = p.service().update(&caller, changes).await.expect("updated");
+    assert_eq!(updated, stored);
+}
+
+#[tokio::test]
+async fn update_passes_email_taken_through() {
+    let mut p = Ports::new();
+    p.users
+        .expect_update()
+        .withf(|_, _, c, _| {
+            matches!(&c.profile.email, Change::Set(e) if e.as_str() == "taken@example.com")
+        })
+        .times(1)
+        .returning(|ns, _, _, _| {
+            Err(DomainError::EmailTaken {
+                namespace: ns.to_owned(),
+            })
+        });
+    let changes = ProfileChanges {
+        email: Change::Set(Email::parse("taken@example.com").expect("valid email")),
+        ..ProfileChanges::default()
+    };
+    let result = p.service().update(&user(), changes).await;
+    assert!(
+        matches!(&result, Err(DomainError::EmailTaken { namespace }) if namespace == NS),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn update_of_a_user_that_no_longer_exists_is_user_not_found() {
+    let mut p = Ports::new();
+    expect_update_once(&mut p, UserChanges::default(), None);
+    let result = p.service().update(&user(), ProfileChanges::default()).await;
+    assert!(
+        matches!(result, Err(DomainError::UserNotFound)),
+        "{result:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// UserChanges::apply: what a repository does to the row it holds locked
+
+#[test]
+fn apply_sets_clears_keeps_and_merges_extra() {
+    let changes = UserChanges::profile(ProfileChanges {
         email: Change::Set(Email::parse("new@example.com").expect("valid email")),
         full_name: Change::Clear,
         first_name: Change::Set(PersonName::parse("Zoë").expect("valid name")),
@@ -79,83 +153,60 @@ async fn update_sets_clears_keeps_and_merges_extra_and_stamps_updated_at() {
             ("lang", Some("fr")),
             ("never-there", None),
         ]),
-    };
-    let expected = User {
-        email: Some("new@example.com".into()),
-        full_name: None,
-        first_name: Some("Zoë".into()),
-        last_name: Some("Liddell".into()),
-        phone: None,
-        extra: extra(&[("plan", "pro"), ("lang", "fr")]),
-        updated_at: t0(),
-        ..user()
-    };
-    let mut p = Ports::new();
-    expect_update_once(&mut p, expected.clone(), true);
-    let updated = p.service().update(user(), changes).await.expect("updated");
-    assert_eq!(updated, expected);
-}
-
-#[tokio::test]
-async fn update_with_extra_clear_empties_it_and_keeps_the_rest() {
-    let changes = ProfileChanges {
+    });
+    let mut row = user();
+    changes.apply(&mut row).expect("applies");
+    assert_eq!(
+        row,
+        User {
+            email: Some("new@example.com".into()),
+            full_name: None,
+            first_name: Some("Zoë".into()),
+            last_name: Some("Liddell".into()),
+            phone: None,
+            extra: extra(&[("plan", "pro"), ("lang", "fr")]),
+            ..user()
+        }
+    );
+    let mut row = user();
+    UserChanges::profile(ProfileChanges {
         extra: ExtraChange::Clear,
         ..ProfileChanges::default()
-    };
-    let expected = User {
-        extra: BTreeMap::new(),
-        updated_at: t0(),
-        ..user()
-    };
-    let mut p = Ports::new();
-    expect_update_once(&mut p, expected.clone(), true);
-    let updated = p.service().update(user(), changes).await.expect("updated");
-    assert_eq!(updated, expected);
-}
-
-#[tokio::test]
-async fn update_passes_email_taken_through() {
-    let mut p = Ports::new();
-    p.users
-        .expect_update_profile()
-        .withf(|u| u.email.as_deref() == Some("taken@example.com"))
-        .times(1)
-        .returning(|u| {
-            Err(DomainError::EmailTaken {
-                namespace: u.namespace.clone(),
-            })
-        });
-    let changes = ProfileChanges {
-        email: Change::Set(Email::parse("taken@example.com").expect("valid email")),
-        ..ProfileChanges::default()
-    };
-    let result = p.service().update(user(), changes).await;
-    assert!(
-        matches!(&result, Err(DomainError::EmailTaken { namespace }) if namespace == NS),
-        "{result:?}"
-    );
-}
-
-#[tokio::test]
-async fn update_of_a_user_that_no_longer_exists_is_user_not_found() {
-    let mut p = Ports::new();
-    expect_update_once(
-        &mut p,
+    })
+    .apply(&mut row)
+    .expect("applies");
+    assert_eq!(
+        row,
         User {
-            updated_at: t0(),
+            extra: BTreeMap::new(),
             ..user()
-        },
-        false,
-    );
-    let result = p.service().update(user(), ProfileChanges::default()).await;
-    assert!(
-        matches!(result, Err(DomainError::UserNotFound)),
-        "{result:?}"
+        }
     );
 }
 
-#[tokio::test]
-async fn update_whose_merged_extra_exceeds_50_keys_is_a_validation_error_and_writes_nothing() {
+#[test]
+fn apply_sets_roles_once_each_and_only_a_deactivation_ends_sessions() {
+    let admin = Role::parse("admin").expect("valid");
+    let changes = UserChanges::default()
+        .with_roles(vec![
+            admin.clone(),
+            Role::parse("editor").expect("valid"),
+            admin,
+        ])
+        .with_active(false);
+    assert!(changes.ends_sessions());
+    let mut row = user();
+    changes.apply(&mut row).expect("applies");
+    assert_eq!(
+        (row.roles, row.is_active),
+        (vec!["admin".to_string(), "editor".into()], false)
+    );
+    assert!(!UserChanges::default().with_active(true).ends_sessions());
+    assert!(!UserChanges::default().ends_sessions());
+}
+
+#[test]
+fn apply_whose_merged_extra_exceeds_50_keys_is_a_validation_error_and_changes_nothing() {
     // 45 stored keys and 6 new ones: each request is small, the merge is not.
     let stored = User {
         extra: (0..45)
@@ -163,7 +214,7 @@ async fn update_whose_merged_extra_exceeds_50_keys_is_a_validation_error_and_wri
             .collect(),
         ..user()
     };
-    let changes = ProfileChanges {
+    let changes = UserChanges::profile(ProfileChanges {
         email: Change::Set(Email::parse("new@example.com").expect("valid email")),
         extra: ExtraChange::Merge(
             (100..106)
@@ -171,43 +222,36 @@ async fn update_whose_merged_extra_exceeds_50_keys_is_a_validation_error_and_wri
                 .collect(),
         ),
         ..ProfileChanges::default()
-    };
-    let mut p = Ports::new();
-    p.users.expect_update_profile().never();
-    let result = p.service().update(stored, changes).await;
-    match result {
+    });
+    let mut row = stored.clone();
+    match changes.apply(&mut row) {
         Err(DomainError::Validation(details)) => {
             assert_eq!(details, [FieldError::new("extra", "at most 50 keys")]);
         }
         other => panic!("expected a validation error, got {other:?}"),
     }
+    assert_eq!(row, stored);
 }
 
-#[tokio::test]
-async fn update_whose_merge_removes_as_many_keys_as_it_adds_stays_within_50() {
+#[test]
+fn apply_whose_merge_removes_as_many_keys_as_it_adds_stays_within_50() {
     let stored = User {
         extra: (0..50)
             .map(|i| (format!("k{i}"), "v".to_string()))
             .collect(),
         ..user()
     };
-    let changes = ProfileChanges {
+    let changes = UserChanges::profile(ProfileChanges {
         extra: merge(&[("k0", None), ("new", Some("v"))]),
         ..ProfileChanges::default()
-    };
-    let mut expected_extra = stored.extra.clone();
-    expected_extra.remove("k0");
-    expected_extra.insert("new".into(), "v".into());
-    let expected = User {
-        extra: expected_extra,
-        updated_at: t0(),
-        ..stored.clone()
-    };
-    let mut p = Ports::new();
-    expect_update_once(&mut p, expected.clone(), true);
-    let updated = p.service().update(stored, changes).await.expect("updated");
-    assert_eq!(updated.extra.len(), 50);
-    assert_eq!(updated, expected);
+    });
+    let mut row = stored.clone();
+    changes.apply(&mut row).expect("applies");
+    let mut expected = stored.extra.clone();
+    expected.remove("k0");
+    expected.insert("new".into(), "v".into());
+    assert_eq!(row.extra, expected);
+    assert_eq!(row.extra.len(), 50);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,7 +266,7 @@ async fn delete_with_a_wrong_password_is_wrong_password_and_writes_nothing() {
         .times(1)
         .returning(|_, _| Ok(false));
     p.users.expect_soft_delete().never();
-    p.users.expect_update_profile().never();
+    p.users.expect_update().never();
     p.refresh_tokens.expect_revoke_all_for_user().never();
     p.refresh_tokens.expect_revoke_family().never();
     let result = p.service().delete(&user(), "not-the-password").await;

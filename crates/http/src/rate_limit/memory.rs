@@ -4,39 +4,45 @@
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
 use user_service_domain::error::DomainResult;
-use user_service_domain::ports::{RateLimitStore, WindowCount};
+use user_service_domain::ports::{Clock, RateLimitStore, WindowCount};
 
 const SHARDS: usize = 64;
+
+type Instant = DateTime<Utc>;
 
 struct Entry {
     count: u64,
     expires: Instant,
 }
 
+/// Windows are timed by the wiring's clock, so tests move time instead of waiting for it.
 pub struct MemoryStore {
     shards: Vec<Mutex<HashMap<String, Entry>>>,
     per_shard: usize,
+    clock: Arc<dyn Clock>,
 }
 
 fn secs_until(expires: Instant, now: Instant) -> u64 {
-    let left = expires.saturating_duration_since(now);
+    let left = (expires - now).max(Duration::zero());
     // Rounded up: "reset in 0 s" while the window is still live would invite an instant retry.
-    left.as_secs() + u64::from(left.subsec_nanos() > 0)
+    let secs = left.num_seconds().max(0) as u64;
+    secs + u64::from(left > Duration::seconds(secs as i64))
 }
 
 impl MemoryStore {
     /// About 100 bytes a key: a million keys is on the order of 100 MiB at worst.
     pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, clock: Arc<dyn Clock>) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             per_shard: (capacity / SHARDS).max(1),
+            clock,
         }
     }
 
@@ -108,11 +114,12 @@ impl MemoryStore {
 #[async_trait]
 impl RateLimitStore for MemoryStore {
     async fn hit(&self, key: &str, window_secs: u64) -> DomainResult<WindowCount> {
-        Ok(self.hit_at(key, Duration::from_secs(window_secs), Instant::now()))
+        let window = Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX / 1000));
+        Ok(self.hit_at(key, window, self.clock.now()))
     }
 
     async fn peek(&self, key: &str) -> DomainResult<WindowCount> {
-        Ok(self.peek_at(key, Instant::now()))
+        Ok(self.peek_at(key, self.clock.now()))
     }
 
     async fn clear(&self, key: &str) -> DomainResult<()> {
@@ -127,16 +134,21 @@ impl RateLimitStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use user_service_domain::ports::SystemClock;
+
+    fn store(capacity: usize) -> MemoryStore {
+        MemoryStore::new(capacity, Arc::new(SystemClock))
+    }
 
     #[test]
     fn counts_within_a_window_and_starts_over_after_it() {
-        let s = MemoryStore::new(1000);
-        let t0 = Instant::now();
-        let w = Duration::from_secs(60);
+        let s = store(1000);
+        let t0 = Utc::now();
+        let w = Duration::seconds(60);
         assert_eq!(s.hit_at("k", w, t0).count, 1);
-        let second = s.hit_at("k", w, t0 + Duration::from_millis(30_500));
+        let second = s.hit_at("k", w, t0 + Duration::milliseconds(30_500));
         assert_eq!((second.count, second.reset_after_secs), (2, 30));
-        assert_eq!(s.peek_at("k", t0 + Duration::from_secs(59)).count, 2);
+        assert_eq!(s.peek_at("k", t0 + Duration::seconds(59)).count, 2);
         assert_eq!(s.peek_at("k", t0 + w).count, 0);
         let fresh = s.hit_at("k", w, t0 + w);
         assert_eq!((fresh.count, fresh.reset_after_secs), (1, 60));
@@ -145,16 +157,16 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded_under_a_flood_of_keys() {
-        let s = MemoryStore::new(SHARDS * 10);
-        let t0 = Instant::now();
+        let s = store(SHARDS * 10);
+        let t0 = Utc::now();
         for i in 0..10_000 {
-            s.hit_at(&format!("ip:{i}"), Duration::from_secs(60), t0);
+            s.hit_at(&format!("ip:{i}"), Duration::seconds(60), t0);
         }
         assert!(s.len() <= SHARDS * 10, "{}", s.len());
         // Expired windows are swept first when a shard fills up.
-        let later = t0 + Duration::from_secs(61);
+        let later = t0 + Duration::seconds(61);
         for i in 0..10_000 {
-            s.hit_at(&format!("late:{i}"), Duration::from_secs(60), later);
+            s.hit_at(&format!("late:{i}"), Duration::seconds(60), later);
         }
         assert!(s.len() <= SHARDS * 10);
         assert_eq!(s.peek_at("ip:1", later).count, 0);

@@ -47,7 +47,7 @@ pub async fn middleware(
     // The subject of a validly signed token, without a database read; a forged or expired token
     // counts against its IP only (and is refused by the route anyway).
     let user = bearer(req.headers()).and_then(|t| state.auth.token_subject(t));
-    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    let now = state.clock.now().timestamp().max(0) as u64;
     let decision = limiter.check(&ip, user.as_deref(), now).await;
     if let Some(retry_after_secs) = decision.retry_after {
         let mut res = ApiError(DomainError::RateLimited { retry_after_secs }).error_response();

@@ -2,6 +2,7 @@
 //! one `RateLimitStore` port with an in-process and a Redis implementation chosen from config.
 
 mod client_ip;
+mod failover;
 mod limiter;
 mod memory;
 mod middleware;
@@ -9,9 +10,10 @@ mod redis_store;
 
 use std::sync::Arc;
 
-use user_service_domain::ports::RateLimitStore;
+use user_service_domain::ports::{Clock, RateLimitStore};
 
 pub use client_ip::{ClientIp, TrustedProxies};
+pub use failover::{FailoverStore, FallbackSignals};
 pub use limiter::{Decision, RateLimiter};
 pub use memory::MemoryStore;
 pub use middleware::middleware;
@@ -19,14 +21,22 @@ pub use redis_store::RedisStore;
 
 use crate::config::RateLimitSettings;
 
-/// Redis when `rate_limit.redis_url` is set (limits shared by every instance), else in process.
-pub fn store(settings: &RateLimitSettings) -> Result<Arc<dyn RateLimitStore>, String> {
+/// Redis when `rate_limit.redis_url` is set (limits shared by every instance, and in process while
+/// Redis cannot be reached), else in process.
+pub fn store(
+    settings: &RateLimitSettings,
+    clock: Arc<dyn Clock>,
+    signals: FallbackSignals,
+) -> Result<Arc<dyn RateLimitStore>, String> {
+    let memory = MemoryStore::new(MemoryStore::DEFAULT_CAPACITY, clock);
     if settings.redis_url.is_empty() {
-        Ok(Arc::new(MemoryStore::new(MemoryStore::DEFAULT_CAPACITY)))
+        Ok(Arc::new(memory))
     } else {
-        Ok(Arc::new(RedisStore::new(
-            &settings.redis_url,
-            &settings.redis_key_prefix,
-        )?))
+        let redis = RedisStore::new(&settings.redis_url, &settings.redis_key_prefix)?;
+        Ok(Arc::new(FailoverStore::new(
+            Arc::new(redis),
+            memory,
+            signals,
+        )))
     }
 }

@@ -1,15 +1,15 @@
 //! Fixed-window counters in Redis, so several instances enforce one limit. A hit is one Lua script
 //! (INCR, and EXPIRE on the window's first hit), atomic on the server.
 //!
-//! When Redis cannot be reached the store fails open: it answers "nothing counted" and logs a
-//! warning (at most every few seconds), because refusing every request while Redis is down would
-//! turn a cache outage into a full outage. Limits are then not enforced until Redis returns.
+//! When Redis cannot be reached every call fails fast with `Unavailable` (one bounded connect
+//! attempt, then a pause before the next); `FailoverStore` then counts in process instead.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use user_service_domain::DomainError;
 use user_service_domain::error::DomainResult;
 use user_service_domain::ports::{RateLimitStore, WindowCount};
 
@@ -17,7 +17,6 @@ use user_service_domain::ports::{RateLimitStore, WindowCount};
 const CALL_TIMEOUT: Duration = Duration::from_millis(250);
 /// After a failed connect, requests do not try again for this long.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(2);
-const WARN_EVERY: Duration = Duration::from_secs(10);
 
 const HIT: &str = r"
 local c = redis.call('INCR', KEYS[1])
@@ -44,7 +43,10 @@ pub struct RedisStore {
     peek: redis::Script,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     last_failure: Mutex<Option<Instant>>,
-    last_warning: Mutex<Option<Instant>>,
+}
+
+fn unreachable(what: &str, e: &dyn std::fmt::Display) -> DomainError {
+    DomainError::unexpected(format!("Redis {what} failed: {e}"))
 }
 
 impl RedisStore {
@@ -57,23 +59,14 @@ impl RedisStore {
             peek: redis::Script::new(PEEK),
             conn: tokio::sync::Mutex::new(None),
             last_failure: Mutex::new(None),
-            last_warning: Mutex::new(None),
         })
     }
 
-    fn warn(&self, what: &str, error: &dyn std::fmt::Display) {
-        let mut last = self.last_warning.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
-            *last = Some(Instant::now());
-            tracing::warn!(%error, "Redis {what} failed: rate limits are not enforced until it answers again");
-        }
-    }
-
     /// The shared connection, made on first use (Redis may start after the service).
-    async fn connection(&self) -> Option<ConnectionManager> {
+    async fn connection(&self) -> DomainResult<ConnectionManager> {
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
+            return Ok(c.clone());
         }
         let paused = self
             .last_failure
@@ -81,7 +74,7 @@ impl RedisStore {
             .unwrap_or_else(|p| p.into_inner())
             .is_some_and(|t| t.elapsed() < RECONNECT_PAUSE);
         if paused {
-            return None;
+            return Err(unreachable("connection", &"paused after a failed attempt"));
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))
@@ -95,39 +88,27 @@ impl RedisStore {
         match made {
             Ok(Ok(c)) => {
                 *slot = Some(c.clone());
-                Some(c)
+                Ok(c)
             }
-            Ok(Err(e)) => {
-                self.connect_failed(&e);
-                None
-            }
-            Err(e) => {
-                self.connect_failed(&e);
-                None
-            }
+            Ok(Err(e)) => Err(self.connect_failed(&e)),
+            Err(e) => Err(self.connect_failed(&e)),
         }
     }
 
-    fn connect_failed(&self, e: &dyn std::fmt::Display) {
+    fn connect_failed(&self, e: &dyn std::fmt::Display) -> DomainError {
         *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        self.warn("connection", e);
+        unreachable("connection", e)
     }
 
-    async fn run(&self, script: &redis::Script, key: &str, arg: u64) -> Option<(u64, u64)> {
+    async fn run(&self, script: &redis::Script, key: &str, arg: u64) -> DomainResult<(u64, u64)> {
         let mut conn = self.connection().await?;
         let key = format!("{}{key}", self.prefix);
         let mut call = script.key(key);
         call.arg(arg);
         match tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<(i64, i64)>(&mut conn)).await {
-            Ok(Ok((c, ttl))) => Some((c.max(0) as u64, ttl.max(0) as u64)),
-            Ok(Err(e)) => {
-                self.warn("command", &e);
-                None
-            }
-            Err(e) => {
-                self.warn("command", &e);
-                None
-            }
+            Ok(Ok((c, ttl))) => Ok((c.max(0) as u64, ttl.max(0) as u64)),
+            Ok(Err(e)) => Err(unreachable("command", &e)),
+            Err(e) => Err(unreachable("command", &e)),
         }
     }
 }
@@ -135,21 +116,15 @@ impl RedisStore {
 #[async_trait]
 impl RateLimitStore for RedisStore {
     async fn hit(&self, key: &str, window_secs: u64) -> DomainResult<WindowCount> {
-        let window = window_secs.max(1);
-        Ok(match self.run(&self.hit, key, window).await {
-            Some((count, ttl)) => WindowCount {
-                count,
-                reset_after_secs: ttl,
-            },
-            None => WindowCount {
-                count: 0,
-                reset_after_secs: window,
-            },
+        let (count, reset_after_secs) = self.run(&self.hit, key, window_secs.max(1)).await?;
+        Ok(WindowCount {
+            count,
+            reset_after_secs,
         })
     }
 
     async fn peek(&self, key: &str) -> DomainResult<WindowCount> {
-        let (count, reset_after_secs) = self.run(&self.peek, key, 0).await.unwrap_or((0, 0));
+        let (count, reset_after_secs) = self.run(&self.peek, key, 0).await?;
         Ok(WindowCount {
             count,
             reset_after_secs,
@@ -157,15 +132,14 @@ impl RateLimitStore for RedisStore {
     }
 
     async fn clear(&self, key: &str) -> DomainResult<()> {
-        if let Some(mut conn) = self.connection().await {
-            let key = format!("{}{key}", self.prefix);
-            let mut del = redis::cmd("DEL");
-            del.arg(key);
-            if let Ok(Err(e)) = tokio::time::timeout(CALL_TIMEOUT, del.exec_async(&mut conn)).await
-            {
-                self.warn("command", &e);
-            }
+        let mut conn = self.connection().await?;
+        let key = format!("{}{key}", self.prefix);
+        let mut del = redis::cmd("DEL");
+        del.arg(key);
+        match tokio::time::timeout(CALL_TIMEOUT, del.exec_async(&mut conn)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(unreachable("command", &e)),
+            Err(e) => Err(unreachable("command", &e)),
         }
-        Ok(())
     }
 }

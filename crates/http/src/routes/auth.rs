@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use user_service_domain::DomainError;
@@ -12,7 +13,7 @@ use user_service_domain::services::Registration;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::CurrentUser;
 use crate::rate_limit::ClientIp;
-use crate::render::{TokenResponse, UserView};
+use crate::render::{self, TokenResponse, UserView};
 use crate::schema;
 use crate::state::AppState;
 
@@ -98,10 +99,13 @@ pub async fn register(
 ) -> ApiResult<HttpResponse> {
     let registration = body.into_inner().validate()?;
     let (user, tokens) = state.auth.register(registration).await?;
-    Ok(HttpResponse::Created().json(RegisterResponse {
-        tokens: tokens.into(),
-        user: user.into(),
-    }))
+    Ok(render::tokens(
+        StatusCode::CREATED,
+        RegisterResponse {
+            tokens: tokens.into(),
+            user: user.into(),
+        },
+    ))
 }
 
 /// The account is named by `username` or by `email`.
@@ -158,7 +162,7 @@ pub async fn login(
             Err(_) => {}
         }
     }
-    Ok(HttpResponse::Ok().json(TokenResponse::from(result?)))
+    Ok(render::tokens(StatusCode::OK, TokenResponse::from(result?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -174,7 +178,7 @@ pub async fn refresh(
     body: web::Json<RefreshBody>,
 ) -> ApiResult<HttpResponse> {
     let pair = state.auth.refresh(&body.refresh_token).await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+    Ok(render::tokens(StatusCode::OK, TokenResponse::from(pair)))
 }
 
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshBody,
@@ -218,5 +222,5 @@ pub async fn change_password(
         .auth
         .change_password(&user.0, &body.current_password, new)
         .await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+    Ok(render::tokens(StatusCode::OK, TokenResponse::from(pair)))
 }

@@ -91,7 +91,7 @@ pub async fn update_me(
     }
     .validate(&mut checks, false);
     checks.finish()?;
-    let updated = state.profiles.update(user.0, changes).await?;
+    let updated = state.profiles.update(&user.0, changes).await?;
     Ok(render::ok(UserView::from(updated)))
 }
 

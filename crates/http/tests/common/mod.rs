@@ -7,10 +7,13 @@ use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use serde_json::{Value, json};
 use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
+use user_service_domain::ports::ManualClock;
 use user_service_http::{AppState, Settings, build_app};
 
 pub struct Harness {
     pub state: AppState,
+    /// The application's clock: tests move it instead of waiting.
+    pub clock: std::sync::Arc<ManualClock>,
     _db: TestDatabase,
     /// The local avatar store's root, so tests write nothing into the source tree.
     pub uploads: tempfile::TempDir,
@@ -82,12 +85,20 @@ impl Harness {
             vars,
         )
         .expect("test settings load");
-        let state = AppState::build(settings, db.database().clone()).expect("state builds");
+        let clock = std::sync::Arc::new(ManualClock::new());
+        let state = AppState::build_with_clock(settings, db.database().clone(), clock.clone())
+            .expect("state builds");
         Self {
             state,
+            clock,
             _db: db,
             uploads,
         }
+    }
+
+    /// Moves the application's clock forward.
+    pub fn advance(&self, secs: i64) {
+        self.clock.advance(chrono::Duration::seconds(secs));
     }
 
     pub async fn send(&self, req: TestRequest) -> Reply {
