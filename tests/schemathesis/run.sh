@@ -11,7 +11,7 @@ root=$PWD
 
 venv="${SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/user-service/venv}"
 version="${SCHEMATHESIS_VERSION:-4.32.5}"
-max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-25}"
+max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-10}"
 bin="${USER_SERVICE_BIN:-$root/target/debug/user-service}"
 
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$version"; then

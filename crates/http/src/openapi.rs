@@ -2,10 +2,10 @@
 //! assets are compiled into the binary.
 
 use actix_web::{HttpResponse, web};
+use serde_json::json;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use serde_json::json;
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
@@ -203,15 +203,21 @@ struct LoginName;
 
 impl Modify for LoginName {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let schemas = &mut openapi.components.get_or_insert_with(Default::default).schemas;
+        let schemas = &mut openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas;
         if let Some(RefOr::T(Schema::Object(login))) = schemas.get_mut(LoginBody::name().as_ref()) {
-            login.extensions.get_or_insert_with(Default::default).insert(
-                "anyOf".to_owned(),
-                json!([
-                    {"required": ["username"], "properties": {"username": {"type": "string"}}},
-                    {"required": ["email"], "properties": {"email": {"type": "string"}}},
-                ]),
-            );
+            login
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(
+                    "anyOf".to_owned(),
+                    json!([
+                        {"required": ["username"], "properties": {"username": {"type": "string"}}},
+                        {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                    ]),
+                );
         }
     }
 }

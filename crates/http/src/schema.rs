@@ -180,12 +180,16 @@ pub fn owner_nullable() -> RefOr<Schema> {
 /// Money is read exactly and rounded to 6 decimal places (half to even), so the bounds are stated
 /// on the sent number: anything that rounds into the range is in it.
 pub fn amount() -> RefOr<Schema> {
-    schema(json!({"type": "number", "exclusiveMinimum": 0.0000005, "maximum": 1_000_000_000_000u64,
-                  "description": "greater than 0 after rounding to 6 decimal places, at most 1e12"}))
+    schema(
+        json!({"type": "number", "exclusiveMinimum": 0.0000005, "maximum": 1_000_000_000_000u64,
+                  "description": "greater than 0 after rounding to 6 decimal places, at most 1e12"}),
+    )
 }
 pub fn money_nullable() -> RefOr<Schema> {
-    nullable(json!({"type": "number", "minimum": -0.0000005, "maximum": 1_000_000_000_000u64,
-                    "description": "0 to 1e12 after rounding to 6 decimal places"}))
+    nullable(
+        json!({"type": "number", "minimum": -0.0000005, "maximum": 1_000_000_000_000u64,
+                    "description": "0 to 1e12 after rounding to 6 decimal places"}),
+    )
 }
 /// A count (tokens and the like).
 pub fn count_nullable() -> RefOr<Schema> {
@@ -252,13 +256,39 @@ mod tests {
     #[test]
     fn every_literal_is_a_schema() {
         let all = [
-            namespace_slug(), username(), username_or_empty(), email(), email_nullable(),
-            email_or_empty(), password(), password_or_empty(), full_name_nullable(),
-            full_name_or_empty(), person_name_nullable(), person_name_or_empty(), phone_nullable(),
-            phone_or_empty(), extra(), extra_patch(), roles(), role_filter(), text_200(),
-            label(), label_nullable(), reference_nullable(), message_type_nullable(),
-            owner_nullable(), amount(), money_nullable(), count_nullable(), metadata_nullable(),
-            idempotency_key(), message_role(), session_status(), transaction_type(), content(),
+            namespace_slug(),
+            username(),
+            username_or_empty(),
+            email(),
+            email_nullable(),
+            email_or_empty(),
+            password(),
+            password_or_empty(),
+            full_name_nullable(),
+            full_name_or_empty(),
+            person_name_nullable(),
+            person_name_or_empty(),
+            phone_nullable(),
+            phone_or_empty(),
+            extra(),
+            extra_patch(),
+            roles(),
+            role_filter(),
+            text_200(),
+            label(),
+            label_nullable(),
+            reference_nullable(),
+            message_type_nullable(),
+            owner_nullable(),
+            amount(),
+            money_nullable(),
+            count_nullable(),
+            metadata_nullable(),
+            idempotency_key(),
+            message_role(),
+            session_status(),
+            transaction_type(),
+            content(),
             search_query(),
         ];
         for (i, s) in all.into_iter().enumerate() {

@@ -324,14 +324,21 @@ async fn a_json_array_is_not_an_object_body() {
     // serde reads a struct from an array too: `[null, null]` would clear email and full_name.
     let r = h.send(patch(" \n[null, null]")).await;
     assert_eq!(
-        (r.status, r.code(), r.body["error"]["details"][0]["field"].clone()),
+        (
+            r.status,
+            r.code(),
+            r.body["error"]["details"][0]["field"].clone()
+        ),
         (StatusCode::BAD_REQUEST, "VALIDATION_ERROR", json!("body"))
     );
     let me = h.get_auth("/users/me", token).await;
     assert_eq!(me.body["data"]["full_name"], "Alice A");
     // An object still passes, whatever whitespace precedes it.
     let r = h.send(patch("\r\n  {\"full_name\": null}")).await;
-    assert_eq!((r.status, &r.body["data"]["full_name"]), (StatusCode::OK, &Value::Null));
+    assert_eq!(
+        (r.status, &r.body["data"]["full_name"]),
+        (StatusCode::OK, &Value::Null)
+    );
 }
 
 #[actix_web::test]

@@ -79,12 +79,8 @@ pub async fn json_objects_only(
         return Ok(req.error_response(ApiError(e)));
     }
     // What was read, then a read error if there was one (the extractor reports it), then the rest.
-    let replay = stream::iter(
-        [Ok(Bytes::from(head))]
-            .into_iter()
-            .chain(failed.map(Err)),
-    )
-    .chain(payload);
+    let replay =
+        stream::iter([Ok(Bytes::from(head))].into_iter().chain(failed.map(Err))).chain(payload);
     req.set_payload(Payload::Stream {
         payload: Box::pin(replay),
     });
