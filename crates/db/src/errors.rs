@@ -33,7 +33,7 @@ pub(crate) enum Conflict {
 }
 
 /// Reads the violated constraint from its name (PostgreSQL: `users_username_live_uq`) or, where the
-/// driver gives none, from the message (SQLite: `UNIQUE constraint failed: users.namespace, users.username_key`).
+/// driver gives none, from the message (SQLite: `UNIQUE constraint failed: users.namespace, users.username_fold`).
 pub(crate) fn conflict(err: &Error) -> Option<Conflict> {
     let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = err else {
         return None;

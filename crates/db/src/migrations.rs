@@ -6,6 +6,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::connection::DbConnection;
 use crate::database::Database;
 use crate::errors::DbError;
+use crate::name_keys::{self, NameKeyReport};
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -16,26 +17,45 @@ const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7305214631)";
 const PG_MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7305214631)";
 
 impl Database {
-    /// Applies every pending migration of this backend's dialect.
-    pub fn run_migrations(&self) -> Result<(), DbError> {
+    /// Applies every pending migration of this backend's dialect, then fills the name keys SQL
+    /// cannot compute (`name_keys`). Each collision that leaves an account without a key is logged
+    /// as an error and returned, every time the service starts, until an operator resolves it.
+    pub fn run_migrations(&self) -> Result<NameKeyReport, DbError> {
         let mut conn = self.get_blocking()?;
-        let applied = match &mut *conn {
-            DbConnection::Pg(pg) => {
-                pg.batch_execute(PG_MIGRATION_LOCK).map_err(failed)?;
-                let applied = pg.run_pending_migrations(POSTGRES).map(|v| v.len());
-                // Released even when migrating failed: the connection goes back to the pool.
-                let unlocked = pg.batch_execute(PG_MIGRATION_UNLOCK);
-                let applied = applied.map_err(failed)?;
-                unlocked.map_err(failed)?;
-                applied
-            }
-            DbConnection::Sqlite(sqlite) => {
-                sqlite.run_pending_migrations(SQLITE).map_err(failed)?.len()
-            }
-        };
-        tracing::info!(applied, backend = %self.backend(), "database migrations are up to date");
-        Ok(())
+        let conn: &mut DbConnection = &mut conn;
+        let postgres = matches!(conn, DbConnection::Pg(_));
+        if postgres {
+            conn.batch_execute(PG_MIGRATION_LOCK).map_err(failed)?;
+        }
+        let done = migrate_and_key(conn);
+        // Released even when migrating failed: the connection goes back to the pool.
+        if postgres {
+            conn.batch_execute(PG_MIGRATION_UNLOCK).map_err(failed)?;
+        }
+        let (applied, report) = done?;
+        tracing::info!(applied, backend = %self.backend(), keyed = report.keyed, "database migrations are up to date");
+        for c in &report.collisions {
+            tracing::error!(
+                namespace = %c.namespace,
+                field = c.field.as_str(),
+                user_id = %c.user_id,
+                holder_id = %c.holder_id,
+                "two live accounts have one name under Unicode comparison: the later one cannot log in \
+                 by this name until it is renamed or deleted (docs/DECISIONS.md)"
+            );
+        }
+        Ok(report)
     }
+}
+
+fn migrate_and_key(conn: &mut DbConnection) -> Result<(usize, NameKeyReport), DbError> {
+    let applied = match conn {
+        DbConnection::Pg(pg) => pg.run_pending_migrations(POSTGRES).map_err(failed)?.len(),
+        DbConnection::Sqlite(sqlite) => {
+            sqlite.run_pending_migrations(SQLITE).map_err(failed)?.len()
+        }
+    };
+    Ok((applied, name_keys::fill(conn)?))
 }
 
 fn failed(cause: impl std::fmt::Display) -> DbError {

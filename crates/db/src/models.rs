@@ -78,9 +78,7 @@ pub(crate) struct UserRow {
     pub id: String,
     pub namespace: String,
     pub username: String,
-    pub username_key: String,
     pub email: Option<String>,
-    pub email_key: Option<String>,
     pub password_hash: Option<String>,
     pub full_name: Option<String>,
     pub first_name: Option<String>,
@@ -96,6 +94,8 @@ pub(crate) struct UserRow {
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
     pub search_text: String,
+    pub username_fold: Option<String>,
+    pub email_fold: Option<String>,
 }
 
 impl UserRow {
@@ -104,9 +104,7 @@ impl UserRow {
             id: user.id.to_string(),
             namespace: user.namespace.clone(),
             username: user.username.clone(),
-            username_key: user.username_key(),
             email: user.email.clone(),
-            email_key: user.email_key(),
             password_hash: user.password_hash.clone(),
             full_name: user.full_name.clone(),
             first_name: user.first_name.clone(),
@@ -122,6 +120,8 @@ impl UserRow {
             updated_at: to_db_time(user.updated_at),
             deleted_at: user.deleted_at.map(to_db_time),
             search_text: document(user),
+            username_fold: Some(user.username_key()),
+            email_fold: user.email_key(),
         })
     }
 
@@ -157,7 +157,7 @@ impl UserRow {
 #[diesel(table_name = users)]
 pub(crate) struct UserChangeset {
     pub email: Option<Option<String>>,
-    pub email_key: Option<Option<String>>,
+    pub email_fold: Option<Option<String>>,
     pub full_name: Option<Option<String>>,
     pub first_name: Option<Option<String>>,
     pub last_name: Option<Option<String>>,
@@ -176,7 +176,7 @@ impl UserChangeset {
         let named = |leaves: bool, value: &Option<String>| (!leaves).then(|| value.clone());
         Ok(Self {
             email: named(p.email.leaves(), &changed.email),
-            email_key: named(p.email.leaves(), &changed.email_key()),
+            email_fold: named(p.email.leaves(), &changed.email_key()),
             full_name: named(p.full_name.leaves(), &changed.full_name),
             first_name: named(p.first_name.leaves(), &changed.first_name),
             last_name: named(p.last_name.leaves(), &changed.last_name),

@@ -16,9 +16,7 @@ diesel::table! {
         id -> Text,
         namespace -> Text,
         username -> Text,
-        username_key -> Text,
         email -> Nullable<Text>,
-        email_key -> Nullable<Text>,
         password_hash -> Nullable<Text>,
         full_name -> Nullable<Text>,
         first_name -> Nullable<Text>,
@@ -35,6 +33,10 @@ diesel::table! {
         deleted_at -> Nullable<Timestamp>,
         /// The domain's normalised search document (`model::search::document`).
         search_text -> Text,
+        /// `text::name_key` of the username and the email; empty only for rows written before the
+        /// keys existed, until the service fills them (`name_keys`).
+        username_fold -> Nullable<Text>,
+        email_fold -> Nullable<Text>,
     }
 }
 

@@ -88,11 +88,11 @@ impl UserRepository for DieselUsers {
                     .filter(users::deleted_at.is_null());
                 let found = match login {
                     LoginName::Username(key) => live
-                        .filter(users::username_key.eq(key))
+                        .filter(users::username_fold.eq(key))
                         .first::<UserRow>(conn),
-                    LoginName::Email(key) => {
-                        live.filter(users::email_key.eq(key)).first::<UserRow>(conn)
-                    }
+                    LoginName::Email(key) => live
+                        .filter(users::email_fold.eq(key))
+                        .first::<UserRow>(conn),
                 };
                 found
                     .optional()

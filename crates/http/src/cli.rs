@@ -78,11 +78,21 @@ pub async fn run(cli: Cli) -> CliResult {
     let settings = Settings::load(&cli.config_dir)?;
     init_logging(&settings.log);
     let db = Database::connect(&settings.database.url, settings.database.max_connections)?;
-    db.run_migrations()?;
+    let names = db.run_migrations()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings, db).await,
         Command::Migrate => {
-            println!("migrations applied");
+            println!("migrations applied; {} name keys computed", names.keyed);
+            for c in &names.collisions {
+                println!(
+                    "name collision in namespace {}: the {} of user {} is already held by user {}; \
+                     it cannot log in by it until renamed or deleted",
+                    c.namespace,
+                    c.field.as_str(),
+                    c.user_id,
+                    c.holder_id
+                );
+            }
             Ok(())
         }
         Command::Userspace(cmd) => userspace(cmd, AppState::build(settings, db)?).await,

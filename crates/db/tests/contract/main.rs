@@ -8,6 +8,7 @@ mod avatars;
 mod database;
 mod idempotency;
 mod ledger;
+mod names;
 mod namespaces;
 mod refresh_tokens;
 mod sessions;

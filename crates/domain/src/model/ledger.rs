@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::text::{TextKind, check_visible, line};
 use super::{Checks, Credits};
 use crate::error::DomainResult;
 
@@ -91,11 +92,7 @@ pub fn check_amount(amount: Credits) -> Result<Credits, String> {
 }
 
 pub fn check_description(raw: &str) -> Result<String, String> {
-    if raw.chars().count() > DESCRIPTION_MAX {
-        Err(format!("must be at most {DESCRIPTION_MAX} characters"))
-    } else {
-        Ok(raw.to_owned())
-    }
+    line(DESCRIPTION_MAX)(raw)
 }
 
 pub fn check_reference_id(raw: &str) -> Result<String, String> {
@@ -103,6 +100,7 @@ pub fn check_reference_id(raw: &str) -> Result<String, String> {
     if n == 0 || n > REFERENCE_ID_MAX {
         Err(format!("must be 1-{REFERENCE_ID_MAX} characters"))
     } else {
+        check_visible(raw, TextKind::Line)?;
         Ok(raw.to_owned())
     }
 }

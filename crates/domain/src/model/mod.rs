@@ -12,6 +12,7 @@ pub mod principal;
 pub mod profile;
 pub mod search;
 pub mod session;
+pub mod text;
 pub mod token;
 pub mod usage;
 pub mod user;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::json_object::JsonObject;
+use super::text::{TextKind, check_visible, line};
 use super::{Checks, Count, Credits};
 use crate::error::{DomainError, DomainResult};
 
@@ -65,11 +66,7 @@ pub struct NewSession {
 pub const TITLE_MAX: usize = 500;
 
 pub fn check_title(raw: &str) -> Result<String, String> {
-    if raw.chars().count() > TITLE_MAX {
-        Err(format!("must be at most {TITLE_MAX} characters"))
-    } else {
-        Ok(raw.to_owned())
-    }
+    line(TITLE_MAX)(raw)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +105,7 @@ pub fn check_content(raw: &str) -> Result<String, String> {
     if raw.len() > CONTENT_MAX_BYTES {
         Err(format!("must be at most {CONTENT_MAX_BYTES} bytes"))
     } else {
+        check_visible(raw, TextKind::Multiline)?;
         Ok(raw.to_owned())
     }
 }
@@ -189,6 +187,7 @@ impl MessageDraft {
             if s.is_empty() || s.chars().count() > MESSAGE_TYPE_MAX {
                 Err(format!("must be 1-{MESSAGE_TYPE_MAX} characters"))
             } else {
+                check_visible(s, TextKind::Line)?;
                 Ok(s.to_owned())
             }
         });

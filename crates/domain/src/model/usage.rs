@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::json_object::JsonObject;
+use super::text::line as bounded;
 use super::{Checks, Count, Credits};
 use crate::error::DomainResult;
 
@@ -106,16 +107,6 @@ pub struct UsageInput {
 pub const LABEL_MAX: usize = 255;
 /// Endpoints are paths or URLs.
 pub const ENDPOINT_MAX: usize = 2048;
-
-fn bounded(max: usize) -> impl Fn(&str) -> Result<String, String> {
-    move |s: &str| {
-        if s.chars().count() > max {
-            Err(format!("must be at most {max} characters"))
-        } else {
-            Ok(s.to_owned())
-        }
-    }
-}
 
 fn label(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {

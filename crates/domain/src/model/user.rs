@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::model::text::name_key;
+
 /// A role name: 1–32 characters of `a-z`, `0-9`, `-`, `_`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role(String);
@@ -64,11 +66,12 @@ impl User {
         self.is_active && self.deleted_at.is_none()
     }
 
+    /// The forms uniqueness and logins compare (`text::name_key`).
     pub fn username_key(&self) -> String {
-        self.username.to_lowercase()
+        name_key(&self.username)
     }
 
     pub fn email_key(&self) -> Option<String> {
-        self.email.as_ref().map(|e| e.to_lowercase())
+        self.email.as_deref().map(name_key)
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::{DomainError, DomainResult, FieldError};
+use crate::model::text::{TextKind, check_visible, name_key};
 
 /// Collects every failed field check of one request, so a client sees all its mistakes at once.
 #[derive(Debug, Default)]
@@ -68,7 +69,7 @@ fn char_len(s: &str) -> usize {
     s.chars().count()
 }
 
-/// 1–64 characters of letters, digits and `. _ - @ +`; compared case-insensitively.
+/// 1–64 characters of letters, digits and `. _ - @ +`; compared by `name_key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
@@ -78,6 +79,7 @@ impl Username {
         if n == 0 || n > 64 {
             return Err("must be 1-64 characters".into());
         }
+        check_visible(raw, TextKind::Identifier)?;
         if !raw
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'))
@@ -91,18 +93,19 @@ impl Username {
     }
     /// The form uniqueness and lookups use.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        name_key(&self.0)
     }
 }
 
-/// A syntactically valid address of at most 254 characters; compared case-insensitively.
+/// A syntactically valid address of at most 254 characters; compared by `name_key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
         const BAD: &str = "must be a valid email address";
-        if char_len(raw) > 254 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        check_visible(raw, TextKind::Identifier)?;
+        if char_len(raw) > 254 || raw.chars().any(char::is_whitespace) {
             return Err(BAD.into());
         }
         let Some((local, domain)) = raw.rsplit_once('@') else {
@@ -127,7 +130,7 @@ impl Email {
         &self.0
     }
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        name_key(&self.0)
     }
 }
 
@@ -167,6 +170,7 @@ impl PersonName {
         if n == 0 || n > 100 {
             return Err("must be 1-100 characters".into());
         }
+        check_visible(raw, TextKind::Line)?;
         // Combining marks belong to letters in many scripts (Devanagari, Vietnamese in NFD).
         if !raw
             .chars()
@@ -195,9 +199,7 @@ impl FullName {
         if n == 0 || n > 200 {
             return Err("must be 1-200 characters".into());
         }
-        if raw.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
-        }
+        check_visible(raw, TextKind::Line)?;
         Ok(Self(raw.to_owned()))
     }
     pub fn into_inner(self) -> String {
@@ -250,6 +252,8 @@ impl Extra {
             if char_len(v) > 1024 {
                 return Err(format!("value of '{k}' is longer than 1024 characters"));
             }
+            check_visible(k, TextKind::Line).map_err(|m| format!("keys {m}"))?;
+            check_visible(v, TextKind::Line).map_err(|m| format!("values {m}"))?;
         }
         Ok(())
     }
@@ -282,6 +286,11 @@ mod tests {
             Username::parse("AlIcE").map(|u| u.key()),
             Ok("alice".to_string())
         );
+        assert_eq!(
+            Username::parse("Straße").map(|u| u.key()),
+            Ok("strasse".to_string())
+        );
+        assert!(Username::parse("bo\u{200B}b").is_err());
     }
 
     #[test]
@@ -290,7 +299,20 @@ mod tests {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "a", "a@b", "@b.co", "a@.co", "a@b.co.", "a b@c.de", "a@b..co", "a@-b.co",
+            "",
+            "a",
+            "a@b",
+            "@b.co",
+            "a@.co",
+            "a@b.co.",
+            "a b@c.de",
+            "a@b..co",
+            "a@-b.co",
+            "c\u{200B}@ex.com",
+            "c@ex\u{202E}.com",
+            "\u{FEFF}c@ex.com",
+            "c\0@ex.com",
+            "c\u{1B}@ex.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }

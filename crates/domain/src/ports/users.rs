@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::DomainResult;
+use crate::model::text::name_key;
 use crate::model::{PageRequest, Paged, SearchQuery, User, UserChanges};
 
 /// Where a user's avatar is: its storage key and the URL clients fetch it from.
@@ -12,13 +13,31 @@ pub struct AvatarRef {
     pub url: String,
 }
 
-/// How a login names its account: by username or by email, both compared case-insensitively.
+/// How a login names its account: by username or by email, each by its `text::name_key`, so every
+/// spelling of a name reaches the one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginName {
-    /// The lowercased username.
+    /// The username's key.
     Username(String),
-    /// The lowercased email.
+    /// The email's key.
     Email(String),
+}
+
+impl LoginName {
+    pub fn username(raw: &str) -> Self {
+        Self::Username(name_key(raw))
+    }
+
+    pub fn email(raw: &str) -> Self {
+        Self::Email(name_key(raw))
+    }
+
+    /// The key, whichever name it is.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Username(k) | Self::Email(k) => k,
+        }
+    }
 }
 
 /// The filters of the admin list.

@@ -239,7 +239,7 @@ impl AdminService {
         }
         let user = self
             .users
-            .find_live(namespace, &LoginName::Username(username.to_lowercase()))
+            .find_live(namespace, &LoginName::username(username))
             .await?
             .ok_or(DomainError::UserNotFound)?;
         let changes = UserChanges::default().with_roles(parsed);

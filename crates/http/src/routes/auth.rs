@@ -134,15 +134,13 @@ pub async fn login(
         password,
     } = body.into_inner();
     let name = match (username, email) {
-        (Some(u), _) => LoginName::Username(u.to_lowercase()),
-        (None, Some(e)) => LoginName::Email(e.to_lowercase()),
+        (Some(u), _) => LoginName::username(&u),
+        (None, Some(e)) => LoginName::email(&e),
         (None, None) => {
             return Err(DomainError::field("username", "username or email is required").into());
         }
     };
-    let login_key = match &name {
-        LoginName::Username(k) | LoginName::Email(k) => k.clone(),
-    };
+    let login_key = name.key().to_owned();
     // Who is throttled and for how long is the domain's `LoginThrottle`; here it is only applied.
     let throttle = state.login_throttle.as_ref();
     if let Some(t) = throttle {

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use user_service_domain::model::{Checks, NamespaceSlug};
+use user_service_domain::model::{Checks, NamespaceSlug, text};
 use user_service_domain::services::NewNamespace;
 
 use crate::error::{ApiResult, ErrorBody};
@@ -37,18 +37,9 @@ impl CreateNamespaceBody {
     fn validate(self) -> ApiResult<NewNamespace> {
         let mut checks = Checks::new();
         let slug = checks.check("namespace", NamespaceSlug::parse(&self.namespace));
-        let bounded = |max: usize| {
-            move |s: &str| -> Result<String, String> {
-                if s.chars().count() <= max {
-                    Ok(s.to_owned())
-                } else {
-                    Err(format!("must be at most {max} characters"))
-                }
-            }
-        };
-        let name = checks.check_opt("name", self.name.as_deref(), bounded(200));
+        let name = checks.check_opt("name", self.name.as_deref(), text::line(200));
         let description =
-            checks.check_opt("description", self.description.as_deref(), bounded(2000));
+            checks.check_opt("description", self.description.as_deref(), text::line(2000));
         checks.finish()?;
         match slug {
             Some(slug) => Ok(NewNamespace {

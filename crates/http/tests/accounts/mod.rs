@@ -94,6 +94,7 @@ pub fn request(method: &str, path: &str, auth: Auth<'_>, body: Option<Value>) ->
         "GET" => TestRequest::get(),
         "POST" => TestRequest::post(),
         "PUT" => TestRequest::put(),
+        "PATCH" => TestRequest::patch(),
         other => panic!("unsupported method {other}"),
     }
     .uri(path);
