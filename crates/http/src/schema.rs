@@ -13,6 +13,34 @@ use user_service_domain::model::Count;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{RefOr, Schema};
 
+/// Format characters (`Cf`, Unicode 15) but the zero-width joiner and non-joiner, which names in
+/// Persian, the Indic scripts and emoji sequences need; then line and paragraph separators.
+/// Those beyond the BMP are the characters themselves: no escape for them reads the same in every
+/// regex engine.
+const FORMAT_BUT_JOINERS: &str = concat!(
+    r"\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u202a-\u202e",
+    r"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\u2028\u2029",
+    "\u{110bd}\u{110cd}\u{13430}-\u{1343f}\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0001}\u{e0020}-\u{e007f}",
+);
+const CONTROLS: &str = r"\x00-\x1f\x7f-\x9f";
+const CONTROLS_BUT_LINE_BREAKS: &str = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f";
+const JOINERS: &str = r"\u200c\u200d";
+
+/// What `text::check_visible` refuses, as the inside of a character class, per kind of text.
+fn refused_in_identifiers() -> String {
+    format!("{CONTROLS}{FORMAT_BUT_JOINERS}{JOINERS}")
+}
+fn refused_in_lines() -> String {
+    format!("{CONTROLS}{FORMAT_BUT_JOINERS}")
+}
+fn refused_in_paragraphs() -> String {
+    format!("{CONTROLS_BUT_LINE_BREAKS}{FORMAT_BUT_JOINERS}")
+}
+/// One line of visible text (possibly empty).
+fn line_pattern() -> String {
+    format!("^[^{}]*$", refused_in_lines())
+}
+
 fn schema(v: Value) -> RefOr<Schema> {
     // The literals below are valid schemas; a mistake in one shows in the OpenAPI tests.
     serde_json::from_value(v).unwrap_or_else(|_| RefOr::T(Schema::default()))
@@ -46,15 +74,15 @@ fn username_value() -> Value {
 }
 fn email_value() -> Value {
     let label = r"[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?";
-    json!({"type": "string", "maxLength": 254,
-           "pattern": format!(r"^[^@\s\x00-\x1f\x7f-\x9f]{{1,64}}@{label}(?:\.{label})+$")})
+    let local = format!(r"[^@\s{}]{{1,64}}", refused_in_identifiers());
+    json!({"type": "string", "maxLength": 254, "pattern": format!("^{local}@{label}(?:\\.{label})+$")})
 }
 fn password_value() -> Value {
     json!({"type": "string", "format": "password", "minLength": 8, "maxLength": 72,
            "description": "at least 8 characters and at most 72 bytes of UTF-8"})
 }
 fn full_name_value() -> Value {
-    json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\x00-\x1f\x7f-\x9f]+$"})
+    json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": line_pattern()})
 }
 fn person_name_value() -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[\p{L}\p{M} .'-]+$"})
@@ -64,12 +92,13 @@ fn phone_value() -> Value {
 }
 fn extra_value(values_nullable: bool) -> Value {
     let value = if values_nullable {
-        json!({"type": ["string", "null"], "maxLength": 1024})
+        json!({"type": ["string", "null"], "maxLength": 1024, "pattern": line_pattern()})
     } else {
-        json!({"type": "string", "maxLength": 1024})
+        json!({"type": "string", "maxLength": 1024, "pattern": line_pattern()})
     };
     json!({"type": "object", "maxProperties": 50,
-           "propertyNames": {"type": "string", "minLength": 1, "maxLength": 64}, "additionalProperties": value})
+           "propertyNames": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": line_pattern()},
+           "additionalProperties": value})
 }
 fn role_value() -> Value {
     json!({"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"})
@@ -133,9 +162,9 @@ pub fn role_filter() -> RefOr<Schema> {
     schema(json!({"type": "string", "pattern": "^([a-z0-9_-]{1,32})?$"}))
 }
 
-/// Text of at most `max` characters.
+/// One line of visible text of at most `max` characters.
 fn text(max: usize, nullable_: bool) -> RefOr<Schema> {
-    let v = json!({"type": "string", "maxLength": max});
+    let v = json!({"type": "string", "maxLength": max, "pattern": line_pattern()});
     if nullable_ { nullable(v) } else { schema(v) }
 }
 pub fn text_200() -> RefOr<Schema> {
@@ -155,7 +184,8 @@ pub fn text_2048() -> RefOr<Schema> {
 }
 /// A short label (event type, model, provider, ...): 1-255 characters, not only spaces.
 fn label_value() -> Value {
-    json!({"type": "string", "maxLength": 255, "pattern": r"\S"})
+    let bad = refused_in_lines();
+    json!({"type": "string", "maxLength": 255, "pattern": format!(r"^[^{bad}]*[^\s{bad}][^{bad}]*$")})
 }
 pub fn label() -> RefOr<Schema> {
     schema(label_value())
@@ -165,11 +195,11 @@ pub fn label_nullable() -> RefOr<Schema> {
 }
 /// 1-255 characters.
 pub fn reference_nullable() -> RefOr<Schema> {
-    nullable(json!({"type": "string", "minLength": 1, "maxLength": 255}))
+    nullable(json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": line_pattern()}))
 }
 /// 1-64 characters.
 pub fn message_type_nullable() -> RefOr<Schema> {
-    nullable(json!({"type": "string", "minLength": 1, "maxLength": 64}))
+    nullable(json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": line_pattern()}))
 }
 /// A user id in a body that must equal the path's.
 pub fn owner_nullable() -> RefOr<Schema> {
@@ -221,6 +251,7 @@ pub fn transaction_type() -> RefOr<Schema> {
 /// A message's content: at most 1 MiB of UTF-8.
 pub fn content() -> RefOr<Schema> {
     schema(json!({"type": "string", "maxLength": 1_048_576,
+                  "pattern": format!("^[^{}]*$", refused_in_paragraphs()),
                   "description": "at most 1 MiB of UTF-8"}))
 }
 /// A search: 2-100 characters once trimmed, with at least one letter or digit.
