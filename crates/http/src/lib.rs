@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod header_rules;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;

@@ -65,7 +65,7 @@ async fn consume_records_what_was_asked_by_whom() {
     let cmd = ConsumeCredits::new(
         Credits::from_millionths(2_500_000),
         Some("AI chat".into()),
-        Some(123),
+        Some(123.into()),
     )
     .expect("valid");
     let tx = service(MockUserRepository::new(), ledger)
@@ -186,7 +186,7 @@ async fn balance_and_history_check_access_first() {
 #[test]
 fn commands_validate_every_field() {
     let long = "x".repeat(1001);
-    let r = ConsumeCredits::new(Credits::ZERO, Some(long.clone()), Some(0));
+    let r = ConsumeCredits::new(Credits::ZERO, Some(long.clone()), Some(0.into()));
     assert_eq!(
         validation_fields(r),
         ["amount", "description", "usage_record_id"]

@@ -77,7 +77,9 @@ pub struct ConsumeBody {
     pub amount: Credits,
     #[schema(schema_with = schema::text_1000)]
     pub description: Option<String>,
-    pub usage_record_id: Option<i64>,
+    /// A positive integer.
+    #[schema(value_type = Option<i64>)]
+    pub usage_record_id: Option<serde_json::Number>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
