@@ -225,15 +225,19 @@ pub fn money_nullable() -> RefOr<Schema> {
 pub fn count_nullable() -> RefOr<Schema> {
     nullable(json!({"type": "integer", "minimum": 0, "maximum": Count::MAX}))
 }
+/// The id of a stored object.
+pub fn id_nullable() -> RefOr<Schema> {
+    nullable(json!({"type": "integer", "minimum": 1, "maximum": Count::MAX}))
+}
 /// A JSON object of at most 16 KiB.
 pub fn metadata_nullable() -> RefOr<Schema> {
     nullable(json!({"type": "object", "description": "a JSON object of at most 16 KiB"}))
 }
 
-/// The `Idempotency-Key` header: 1-255 visible ASCII characters (spaces inside only, as HTTP trims
-/// the ends).
+/// The `Idempotency-Key` header: 1-255 visible ASCII characters (spaces and tabs inside only, as
+/// HTTP trims the ends).
 pub fn idempotency_key() -> RefOr<Schema> {
-    schema(json!({"type": "string", "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"}))
+    schema(json!({"type": "string", "maxLength": 255, "pattern": r"^[!-~]([\t -~]*[!-~])?$"}))
 }
 
 fn one_of(values: &[&str]) -> RefOr<Schema> {
@@ -321,6 +325,7 @@ mod tests {
             transaction_type(),
             content(),
             search_query(),
+            id_nullable(),
         ];
         for (i, s) in all.into_iter().enumerate() {
             assert!(s != RefOr::T(Schema::default()), "schema {i} did not parse");

@@ -77,8 +77,7 @@ pub struct ConsumeBody {
     pub amount: Credits,
     #[schema(schema_with = schema::text_1000)]
     pub description: Option<String>,
-    /// A positive integer.
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = schema::id_nullable)]
     pub usage_record_id: Option<serde_json::Number>,
 }
 
