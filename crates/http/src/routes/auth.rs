@@ -128,25 +128,9 @@ pub async fn login(
             return Err(DomainError::field("username", "username or email is required").into());
         }
     };
-    let login_key = name.key().to_owned();
-    // Who is throttled and for how long is the domain's `LoginThrottle`; here it is only applied.
-    let throttle = state.login_throttle.as_ref();
-    if let Some(t) = throttle {
-        let wait = t.check(&namespace, &login_key, &ip.0).await?;
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-    let result = state.auth.login(&namespace, name, &password).await;
-    state.metrics.login(result.is_ok());
-    if let Some(t) = throttle {
-        match &result {
-            Ok(_) => t.record_success(&namespace, &login_key, &ip.0).await?,
-            Err(DomainError::InvalidCredentials) => {
-                t.record_failure(&namespace, &login_key, &ip.0).await?
-            }
-            Err(_) => {}
-        }
+    let result = state.auth.login(&namespace, name, &password, &ip.0).await;
+    if matches!(&result, Ok(_) | Err(DomainError::InvalidCredentials)) {
+        state.metrics.login(result.is_ok());
     }
     Ok(render::tokens(StatusCode::OK, TokenResponse::from(result?)))
 }
@@ -197,6 +181,7 @@ pub struct ChangePasswordBody {
 pub async fn change_password(
     state: web::Data<AppState>,
     user: CurrentUser,
+    ip: ClientIp,
     body: web::Json<ChangePasswordBody>,
 ) -> ApiResult<HttpResponse> {
     let mut checks = Checks::new();
@@ -205,7 +190,7 @@ pub async fn change_password(
     let new = new.ok_or_else(|| DomainError::field("new_password", "is invalid"))?;
     let pair = state
         .auth
-        .change_password(&user.0, &body.current_password, new)
+        .change_password(&user.0, &body.current_password, new, &ip.0)
         .await?;
     Ok(render::tokens(StatusCode::OK, TokenResponse::from(pair)))
 }

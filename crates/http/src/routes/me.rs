@@ -9,6 +9,7 @@ use user_service_domain::model::{Change, Checks, ProfileInput};
 
 use crate::error::ApiResult;
 use crate::extract::CurrentUser;
+use crate::rate_limit::ClientIp;
 use crate::render::{self, Data, UserView};
 use crate::state::AppState;
 
@@ -104,11 +105,15 @@ pub struct DeleteMeBody {
 pub async fn delete_me(
     state: web::Data<AppState>,
     user: CurrentUser,
+    ip: ClientIp,
     body: web::Json<DeleteMeBody>,
 ) -> ApiResult<HttpResponse> {
     if body.password.is_empty() {
         return Err(DomainError::field("password", "is required").into());
     }
-    state.profiles.delete(&user.0, &body.password).await?;
+    state
+        .profiles
+        .delete(&user.0, &body.password, &ip.0)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
