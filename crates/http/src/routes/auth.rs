@@ -14,6 +14,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{CurrentUser, request_credentials};
 use crate::rate_limit::ClientIp;
 use crate::render::{self, TokenResponse, UserView};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,14 +29,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
+    #[schema(schema_with = schema::namespace_slug)]
     pub namespace: String,
+    #[schema(schema_with = schema::username)]
     pub username: String,
+    #[schema(schema_with = schema::password)]
     pub password: String,
+    #[schema(schema_with = schema::email_nullable)]
     pub email: Option<String>,
+    #[schema(schema_with = schema::full_name_nullable)]
     pub full_name: Option<String>,
+    #[schema(schema_with = schema::person_name_nullable)]
     pub first_name: Option<String>,
+    #[schema(schema_with = schema::person_name_nullable)]
     pub last_name: Option<String>,
+    #[schema(schema_with = schema::phone_nullable)]
     pub phone: Option<String>,
+    #[schema(schema_with = schema::extra)]
     pub extra: Option<BTreeMap<String, String>>,
 }
 
@@ -98,9 +108,11 @@ pub async fn register(
     ))
 }
 
+/// The account is named by `username` or by `email`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    #[schema(schema_with = schema::namespace_slug)]
     pub namespace: String,
     /// Either `username` or `email`.
     pub username: Option<String>,
@@ -177,6 +189,7 @@ pub async fn logout_all(state: web::Data<AppState>, user: CurrentUser) -> ApiRes
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordBody {
     pub current_password: String,
+    #[schema(schema_with = schema::password)]
     pub new_password: String,
 }
 

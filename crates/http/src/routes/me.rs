@@ -11,6 +11,7 @@ use crate::error::ApiResult;
 use crate::extract::CurrentUser;
 use crate::rate_limit::ClientIp;
 use crate::render::{self, Data, UserView};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -33,32 +34,33 @@ pub async fn get_me(user: CurrentUser) -> HttpResponse {
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeBody {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::email_nullable)]
     pub email: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::full_name_nullable)]
     pub full_name: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::person_name_nullable)]
     pub first_name: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::person_name_nullable)]
     pub last_name: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::phone_nullable)]
     pub phone: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
+    #[schema(schema_with = schema::extra_patch)]
     pub extra: Change<BTreeMap<String, Option<String>>>,
-    /// Cannot change here: present means 400.
+    // Cannot change here: present means 400 naming the field, so they are read but not documented
+    // (the document's `additionalProperties: false` refuses them too).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(ignore)]
     pub username: Option<serde_json::Value>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(ignore)]
     pub roles: Option<serde_json::Value>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(ignore)]
     pub namespace: Option<serde_json::Value>,
 }
 
