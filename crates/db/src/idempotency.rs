@@ -122,8 +122,10 @@ impl IdempotencyStore for DieselIdempotencyStore {
         namespace: &str,
         key: &str,
         response: &StoredResponse,
+        expires_at: DateTime<Utc>,
     ) -> DomainResult<()> {
         let (namespace, key, response) = (namespace.to_owned(), key.to_owned(), response.clone());
+        let expires_at = to_db_time(expires_at);
         self.db
             .run(move |conn| {
                 diesel::update(
@@ -135,6 +137,7 @@ impl IdempotencyStore for DieselIdempotencyStore {
                     keys::response_status.eq(i32::from(response.status)),
                     keys::response_type.eq(response.content_type),
                     keys::response_body.eq(response.body),
+                    keys::expires_at.eq(expires_at),
                 ))
                 .execute(conn)
                 .map_err(errors::db)?;

@@ -5,9 +5,10 @@
 //! ```
 //!
 //! Without the header a request passes straight through. With it, the caller is authenticated (keys
-//! are scoped to its namespace), the body is read, and the domain's `IdempotencyService` decides: run
-//! the handler and keep its response, replay a kept response byte for byte, or refuse with 409. The
-//! rules live in the domain; this file only moves bytes between HTTP and it.
+//! belong to the caller within its namespace), the body is read, and the domain's
+//! `IdempotencyService` decides: run the handler and keep its response, replay a kept response byte
+//! for byte, or refuse with 409. The rules live in the domain; this file only moves bytes between
+//! HTTP and it, and frees the key when the request is dropped before it answers.
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -17,8 +18,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use user_service_domain::DomainError;
-use user_service_domain::model::{Principal, StoredResponse};
-use user_service_domain::services::{Begin, fingerprint};
+use user_service_domain::model::StoredResponse;
+use user_service_domain::services::{Begin, ScopedKey, fingerprint};
 
 use crate::error::ApiError;
 use crate::extract::{Caller, JSON_LIMIT_BYTES};
@@ -32,13 +33,33 @@ fn refuse(req: ServiceRequest, e: DomainError) -> ServiceResponse<BoxBody> {
     req.error_response(ApiError(e))
 }
 
-/// Who sent the request, as part of its fingerprint: another principal of the namespace reusing a
-/// key is a different request and is refused, never shown the first caller's response.
-fn identity(p: &Principal) -> String {
-    match p {
-        Principal::User(u) => format!("user:{}", u.id),
-        Principal::Service { namespace } => format!("service:{namespace}"),
-        Principal::Operator => "operator".to_owned(),
+/// A claimed key that has no kept response yet. Dropped armed (the client went away and actix
+/// dropped the request's future, or the handler failed) it frees the key, so the retry is applied
+/// instead of answered `IDEMPOTENCY_KEY_IN_USE`.
+struct InFlight {
+    state: web::Data<AppState>,
+    key: Option<ScopedKey>,
+}
+
+impl InFlight {
+    /// The request answered: its response is kept (or freed) by `finish`, not here.
+    fn settle(mut self) -> ScopedKey {
+        self.key.take().expect("settled once")
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let state = self.state.clone();
+        // Drop cannot wait; the release runs on the runtime this request ran on.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = state.idempotency.abandon(&key).await {
+                    tracing::warn!(error = %e, "could not free the key of a dropped request");
+                }
+            });
+        }
     }
 }
 
@@ -72,7 +93,7 @@ pub async fn middleware(
         Ok(Caller(Some(p))) => p,
         _ => return Ok(next.call(req).await?.map_into_boxed_body()),
     };
-    let Some(namespace) = principal.namespace().map(str::to_owned) else {
+    let Some(scoped) = ScopedKey::new(&principal, &key) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
 
@@ -90,18 +111,9 @@ pub async fn middleware(
         .uri()
         .path_and_query()
         .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned());
-    let request_hash = fingerprint(&[
-        identity(&principal).as_bytes(),
-        req.method().as_str().as_bytes(),
-        target.as_bytes(),
-        &body,
-    ]);
+    let request_hash = fingerprint(&[req.method().as_str().as_bytes(), target.as_bytes(), &body]);
 
-    match state
-        .idempotency
-        .begin(&namespace, &key, &request_hash)
-        .await
-    {
+    match state.idempotency.begin(&scoped, &request_hash).await {
         Err(e) => return Ok(refuse(req, e)),
         Ok(Begin::Replay(stored)) => {
             let res = replay(&stored);
@@ -109,22 +121,21 @@ pub async fn middleware(
         }
         Ok(Begin::Proceed) => {}
     }
+    // From here until `settle`, every way out without a response (an error, or this future being
+    // dropped) frees the key.
+    let in_flight = InFlight {
+        state: state.clone(),
+        key: Some(scoped),
+    };
 
     req.set_payload(Payload::from(body));
-    let res = match next.call(req).await {
-        Ok(res) => res,
-        Err(e) => {
-            // No response to keep: free the key so that a retry can run.
-            let _ = state.idempotency.abandon(&namespace, &key).await;
-            return Err(e);
-        }
-    };
+    let res = next.call(req).await?;
     let (req, res) = res.into_parts();
     let (head, res_body) = res.into_parts();
     let bytes = match to_bytes(res_body).await {
         Ok(b) => b,
         Err(_) => {
-            let _ = state.idempotency.abandon(&namespace, &key).await;
+            drop(in_flight);
             return Ok(ServiceResponse::new(
                 req,
                 ApiError(DomainError::unexpected("response body could not be read"))
@@ -141,7 +152,8 @@ pub async fn middleware(
             .map(str::to_owned),
         body: bytes.to_vec(),
     };
-    if let Err(e) = state.idempotency.finish(&namespace, &key, &stored).await {
+    let scoped = in_flight.settle();
+    if let Err(e) = state.idempotency.finish(&scoped, &stored).await {
         // The operation did happen and its response is on its way; only its replay is lost. The key
         // stays claimed, so a retry is refused rather than applied twice.
         tracing::error!(error = %e, "could not keep the response of an idempotent request");

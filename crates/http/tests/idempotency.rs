@@ -82,7 +82,7 @@ async fn a_retry_replays_the_first_response_byte_for_byte(h: Harness) {
     assert_eq!(balance(&h, &a).await, json!(506));
 }
 
-async fn another_body_or_caller_with_the_key_is_409_reused(h: Harness) {
+async fn another_body_with_the_key_is_409_reused_another_caller_is_free(h: Harness) {
     let a = setup(&h).await;
     let r = h
         .send(keyed(
@@ -118,21 +118,36 @@ async fn another_body_or_caller_with_the_key_is_409_reused(h: Harness) {
         (r.status, r.code()),
         (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED")
     );
-    // The owner with the service's key and body: another caller, refused, not shown the response.
+    // The owner with the service's key: another caller, whose key is its own. It is applied (not
+    // refused, not shown the service's response) and, used first, never blocks the service.
+    let by_owner = |amount: i64, key: &str| {
+        TestRequest::post()
+            .uri(&credits(&a, "consume"))
+            .insert_header(("Authorization", format!("Bearer {}", a.alice)))
+            .insert_header(("Idempotency-Key", key.to_owned()))
+            .set_json(json!({"amount": amount}))
+    };
+    let r = h.send(by_owner(1, "k")).await;
+    assert_eq!(
+        (r.status, &r.body["data"]["amount"]),
+        (StatusCode::OK, &json!(1))
+    );
+    assert_eq!(balance(&h, &a).await, json!(0));
+    let r = h.send(by_owner(1, "owner-first")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "balance 0: {:?}", r.body);
     let r = h
-        .send(
-            TestRequest::post()
-                .uri(&credits(&a, "consume"))
-                .insert_header(("Authorization", format!("Bearer {}", a.alice)))
-                .insert_header(("Idempotency-Key", "k"))
-                .set_json(json!({"amount": 1})),
-        )
+        .send(keyed(
+            &a,
+            &credits(&a, "recharge"),
+            "owner-first",
+            &json!({"amount": 5}),
+        ))
         .await;
     assert_eq!(
-        (r.status, r.code()),
-        (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED")
+        (r.status, &r.body["data"]["amount"]),
+        (StatusCode::OK, &json!(5))
     );
-    assert_eq!(balance(&h, &a).await, json!(1));
+    assert_eq!(balance(&h, &a).await, json!(5));
     // Keys are per namespace: the other namespace's key may use "k" for its own user freely.
 }
 
@@ -141,17 +156,20 @@ async fn a_key_in_flight_is_409_in_use(h: Harness) {
     let body = json!({"amount": 1});
     let path = credits(&a, "recharge");
     let hash = user_service_domain::services::fingerprint(&[
-        b"service:shop",
         b"POST",
         path.as_bytes(),
         &serde_json::to_vec(&body).expect("json"),
     ]);
     // Claimed as a request that is still running would have claimed it.
     let key = user_service_domain::model::IdempotencyKey::parse("busy").expect("key");
+    let service = user_service_domain::model::Principal::Service {
+        namespace: "shop".into(),
+    };
+    let scoped = user_service_domain::services::ScopedKey::new(&service, &key).expect("scoped");
     let begun = h
         .state
         .idempotency
-        .begin("shop", &key, &hash)
+        .begin(&scoped, &hash)
         .await
         .expect("claim");
     assert_eq!(begun, user_service_domain::services::Begin::Proceed);
@@ -161,6 +179,12 @@ async fn a_key_in_flight_is_409_in_use(h: Harness) {
         (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_IN_USE")
     );
     assert_eq!(balance(&h, &a).await, json!(0));
+    // The request that claimed it never finished (the process stopped): once its lease is over the
+    // retry is applied as new.
+    h.advance(user_service_domain::services::IN_FLIGHT_LEASE_SECS + 1);
+    let (s, _, replayed) = raw(&h, keyed(&a, &path, "busy", &body)).await;
+    assert_eq!((s, replayed), (StatusCode::OK, None));
+    assert_eq!(balance(&h, &a).await, json!(1));
 }
 
 async fn long_keys_are_400_and_no_key_is_no_idempotency(h: Harness) {
@@ -264,6 +288,36 @@ async fn expired_keys_count_as_absent(h: Harness) {
     assert_eq!(balance(&h2, &a).await, json!(2));
 }
 
+async fn a_request_dropped_mid_way_frees_its_key(h: Harness) {
+    // A slow hash keeps the request inside its handler long enough to drop it there.
+    let h2 = Harness::new(backend_of(&h), &[("USER_SERVICE__AUTH__BCRYPT_COST", "14")]).await;
+    drop(h);
+    let a = setup(&h2).await;
+    let body =
+        json!({"username": "dora", "email": "dora@example.com", "password": "supersecret123"});
+    let app = actix_web::test::init_service(user_service_http::build_app(h2.state.clone())).await;
+    let first = keyed(&a, "/api/v1/users", "create-dora", &body).to_request();
+    let gone = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        actix_web::test::call_service(&app, first),
+    )
+    .await;
+    assert!(gone.is_err(), "dropped while it was still hashing");
+    // The key is freed by a task the drop spawned; the retry is applied as new once it has run.
+    let mut answer = raw(&h2, keyed(&a, "/api/v1/users", "create-dora", &body)).await;
+    for _ in 0..50 {
+        if answer.0 != StatusCode::CONFLICT {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        answer = raw(&h2, keyed(&a, "/api/v1/users", "create-dora", &body)).await;
+    }
+    let (status, bytes, replayed) = answer;
+    let created: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!((status, replayed), (StatusCode::CREATED, None), "{created}");
+    assert_eq!(created["data"]["username"], "dora");
+}
+
 fn backend_of(h: &Harness) -> common::Backend {
     match h.state.db.backend() {
         user_service_db::Backend::Sqlite => common::Backend::Sqlite,
@@ -298,9 +352,10 @@ async fn admin_user_creation_is_idempotent_too(h: Harness) {
 }
 
 on_both!(
+    a_request_dropped_mid_way_frees_its_key,
     admin_user_creation_is_idempotent_too,
     a_retry_replays_the_first_response_byte_for_byte,
-    another_body_or_caller_with_the_key_is_409_reused,
+    another_body_with_the_key_is_409_reused_another_caller_is_free,
     a_key_in_flight_is_409_in_use,
     long_keys_are_400_and_no_key_is_no_idempotency,
     usage_posts_are_idempotent_too,

@@ -28,8 +28,9 @@ fn response() -> StoredResponse {
 async fn claim_complete_and_find_again(db: Database) {
     let store = DieselIdempotencyStore::new(db);
     let t = now();
+    // Claimed for a short in-flight lease; completing keeps the response for the full time.
     let claim = store
-        .claim("ns", "k", "h1", t, t + Duration::days(1))
+        .claim("ns", "k", "h1", t, t + Duration::minutes(2))
         .await
         .expect("claim");
     assert_eq!(claim, Claim::Claimed);
@@ -42,7 +43,7 @@ async fn claim_complete_and_find_again(db: Database) {
         other => panic!("{other:?}"),
     }
     store
-        .complete("ns", "k", &response())
+        .complete("ns", "k", &response(), t + Duration::days(1))
         .await
         .expect("complete");
     match store
@@ -74,7 +75,7 @@ async fn release_frees_only_a_claim_in_flight(db: Database) {
         Claim::Claimed
     );
     store
-        .complete("ns", "a", &response())
+        .complete("ns", "a", &response(), t + Duration::days(1))
         .await
         .expect("complete");
     store.release("ns", "a").await.expect("release");
@@ -92,7 +93,7 @@ async fn expired_records_count_as_absent_and_are_purged(db: Database) {
         .await
         .expect("claim");
     store
-        .complete("ns", "old", &response())
+        .complete("ns", "old", &response(), t + Duration::seconds(10))
         .await
         .expect("complete");
     store

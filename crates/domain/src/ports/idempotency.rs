@@ -19,12 +19,13 @@ pub trait IdempotencyStore: Send + Sync {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> DomainResult<Claim>;
-    /// Stores the response of the request that claimed the key.
+    /// Stores the response of the request that claimed the key, kept until `expires_at`.
     async fn complete(
         &self,
         namespace: &str,
         key: &str,
         response: &StoredResponse,
+        expires_at: DateTime<Utc>,
     ) -> DomainResult<()>;
     /// Frees a claimed key whose request failed, so a retry may run.
     async fn release(&self, namespace: &str, key: &str) -> DomainResult<()>;

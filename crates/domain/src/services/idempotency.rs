@@ -1,6 +1,11 @@
 //! `Idempotency-Key`: the first request with a key runs and its response is kept; a retry with the
 //! same request replays it; another request with the key is refused. Independent of HTTP: the
 //! adapter hands in a fingerprint of the request and the response's bytes.
+//!
+//! A key belongs to its caller: the stored key is a hash of the caller and the key the client sent,
+//! so one caller's key never blocks or replays another's. A claim is a lease: a request that never
+//! finishes (the process stopped) frees its key when the lease runs out, and a request whose client
+//! went away frees it at once (the adapter calls `abandon`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -9,11 +14,49 @@ use chrono::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::error::{DomainError, DomainResult};
-use crate::model::{Claim, IdempotencyKey, StoredResponse};
+use crate::model::{Claim, IdempotencyKey, Principal, StoredResponse};
 use crate::ports::{Clock, IdempotencyStore};
 
 /// Expired keys are deleted at most this often, by whichever request comes along.
 const PURGE_EVERY_SECS: i64 = 60;
+
+/// How long a claim holds its key before a response is kept. Longer than any request can run (the
+/// body must arrive within `server.body_timeout_secs`, 30 s by default, and the work after it is a
+/// few statements), short enough that a retry after a crash is applied within minutes.
+pub const IN_FLIGHT_LEASE_SECS: i64 = 120;
+
+/// A key as it is stored: the namespace, and the client's key bound to the caller that sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedKey {
+    namespace: String,
+    key: String,
+}
+
+impl ScopedKey {
+    /// The key of `caller`; `None` for a caller outside every namespace (the operator), whose
+    /// requests are not claimed.
+    pub fn new(caller: &Principal, key: &IdempotencyKey) -> Option<Self> {
+        let who = match caller {
+            Principal::Operator => return None,
+            Principal::User(u) => format!("user:{}", u.id),
+            Principal::Service { namespace } => format!("service:{namespace}"),
+        };
+        let namespace = caller.namespace()?.to_owned();
+        Some(Self {
+            key: fingerprint(&[who.as_bytes(), key.as_str().as_bytes()]),
+            namespace,
+        })
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// What the store keys on: fixed length, and never the client's text.
+    pub fn stored_key(&self) -> &str {
+        &self.key
+    }
+}
 
 /// What to do with a keyed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,19 +95,14 @@ impl IdempotencyService {
         }
     }
 
-    /// Claims `key` in `namespace` for the request whose fingerprint is `request_hash`.
-    pub async fn begin(
-        &self,
-        namespace: &str,
-        key: &IdempotencyKey,
-        request_hash: &str,
-    ) -> DomainResult<Begin> {
+    /// Claims `key` for the request whose fingerprint is `request_hash`, for the in-flight lease.
+    pub async fn begin(&self, key: &ScopedKey, request_hash: &str) -> DomainResult<Begin> {
         let now = self.clock.now();
         self.purge_now_and_then(now).await;
-        let expires_at = now + self.ttl;
+        let lease_ends = now + Duration::seconds(IN_FLIGHT_LEASE_SECS).min(self.ttl);
         match self
             .store
-            .claim(namespace, key.as_str(), request_hash, now, expires_at)
+            .claim(&key.namespace, &key.key, request_hash, now, lease_ends)
             .await?
         {
             Claim::Claimed => Ok(Begin::Proceed),
@@ -78,23 +116,22 @@ impl IdempotencyService {
         }
     }
 
-    /// Keeps the response for replay; a server error frees the key instead, so a retry can run.
-    pub async fn finish(
-        &self,
-        namespace: &str,
-        key: &IdempotencyKey,
-        response: &StoredResponse,
-    ) -> DomainResult<()> {
+    /// Keeps the response for replay for the full time to live; a server error frees the key
+    /// instead, so a retry can run.
+    pub async fn finish(&self, key: &ScopedKey, response: &StoredResponse) -> DomainResult<()> {
         if response.status >= 500 {
-            self.store.release(namespace, key.as_str()).await
+            self.store.release(&key.namespace, &key.key).await
         } else {
-            self.store.complete(namespace, key.as_str(), response).await
+            let expires_at = self.clock.now() + self.ttl;
+            self.store
+                .complete(&key.namespace, &key.key, response, expires_at)
+                .await
         }
     }
 
     /// Frees a key whose request never produced a response to keep.
-    pub async fn abandon(&self, namespace: &str, key: &IdempotencyKey) -> DomainResult<()> {
-        self.store.release(namespace, key.as_str()).await
+    pub async fn abandon(&self, key: &ScopedKey) -> DomainResult<()> {
+        self.store.release(&key.namespace, &key.key).await
     }
 
     async fn purge_now_and_then(&self, now: chrono::DateTime<chrono::Utc>) {

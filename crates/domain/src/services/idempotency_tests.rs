@@ -4,14 +4,24 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::idempotency::{Begin, IdempotencyService, fingerprint};
+use super::idempotency::{Begin, IdempotencyService, ScopedKey, fingerprint};
 use super::test_support::*;
 use crate::error::DomainError;
-use crate::model::{Claim, IdempotencyKey, IdempotencyRecord, StoredResponse};
+use crate::model::{Claim, IdempotencyKey, IdempotencyRecord, Principal, StoredResponse};
 use crate::ports::MockIdempotencyStore;
 
 fn key() -> IdempotencyKey {
     IdempotencyKey::parse("k-1").expect("valid key")
+}
+
+fn service_key() -> Principal {
+    Principal::Service {
+        namespace: NS.into(),
+    }
+}
+
+fn scoped() -> ScopedKey {
+    ScopedKey::new(&service_key(), &key()).expect("a namespace caller")
 }
 
 fn response(status: u16) -> StoredResponse {
@@ -43,7 +53,10 @@ fn store_answering(claim: Claim) -> MockIdempotencyStore {
     store
         .expect_claim()
         .withf(|ns, k, _, now, exp| {
-            ns == NS && k == "k-1" && *now == t0() && *exp == t0() + Duration::days(1)
+            ns == NS
+                && k == scoped().stored_key()
+                && *now == t0()
+                && *exp == t0() + Duration::minutes(2)
         })
         .returning(move |_, _, _, _, _| Ok(claim.clone()));
     store
@@ -52,23 +65,23 @@ fn store_answering(claim: Claim) -> MockIdempotencyStore {
 #[tokio::test]
 async fn the_four_answers_of_begin() {
     let b = service(store_answering(Claim::Claimed))
-        .begin(NS, &key(), "h")
+        .begin(&scoped(), "h")
         .await;
     assert_eq!(b.ok(), Some(Begin::Proceed));
     let b = service(store_answering(taken("h", Some(response(201)))))
-        .begin(NS, &key(), "h")
+        .begin(&scoped(), "h")
         .await;
     assert_eq!(b.ok(), Some(Begin::Replay(response(201))));
     let b = service(store_answering(taken("other", Some(response(201)))))
-        .begin(NS, &key(), "h")
+        .begin(&scoped(), "h")
         .await;
     assert!(matches!(b, Err(DomainError::IdempotencyKeyReused)), "{b:?}");
     let b = service(store_answering(taken("other", None)))
-        .begin(NS, &key(), "h")
+        .begin(&scoped(), "h")
         .await;
     assert!(matches!(b, Err(DomainError::IdempotencyKeyReused)), "{b:?}");
     let b = service(store_answering(taken("h", None)))
-        .begin(NS, &key(), "h")
+        .begin(&scoped(), "h")
         .await;
     assert!(matches!(b, Err(DomainError::IdempotencyKeyInUse)), "{b:?}");
 }
@@ -78,15 +91,13 @@ async fn finish_keeps_4xx_and_releases_5xx() {
     let mut store = MockIdempotencyStore::new();
     store
         .expect_complete()
-        .withf(|_, _, r| r.status == 400)
+        .withf(|_, _, r, exp| r.status == 400 && *exp == t0() + Duration::days(1))
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     store.expect_release().times(1).returning(|_, _| Ok(()));
     let s = service(store);
-    s.finish(NS, &key(), &response(400)).await.expect("kept");
-    s.finish(NS, &key(), &response(503))
-        .await
-        .expect("released");
+    s.finish(&scoped(), &response(400)).await.expect("kept");
+    s.finish(&scoped(), &response(503)).await.expect("released");
 }
 
 #[tokio::test]
@@ -102,7 +113,7 @@ async fn purging_happens_at_most_once_a_minute_and_never_fails_a_request() {
         .returning(|_, _, _, _, _| Ok(Claim::Claimed));
     let s = service(store);
     for _ in 0..3 {
-        assert_eq!(s.begin(NS, &key(), "h").await.ok(), Some(Begin::Proceed));
+        assert_eq!(s.begin(&scoped(), "h").await.ok(), Some(Begin::Proceed));
     }
 }
 
@@ -114,4 +125,26 @@ fn keys_and_fingerprints() {
     assert_eq!(fingerprint(&[b"a", b"bc"]), fingerprint(&[b"a", b"bc"]));
     assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
     assert_eq!(fingerprint(&[]).len(), 64);
+}
+
+#[test]
+fn keys_belong_to_their_caller() {
+    let other_service = Principal::Service {
+        namespace: "other".into(),
+    };
+    let mine = scoped();
+    let theirs = ScopedKey::new(&other_service, &key()).expect("a namespace caller");
+    assert_eq!(mine.namespace(), NS);
+    assert_ne!(mine.stored_key(), theirs.stored_key());
+    // The bug this prevents: a plain user's key blocking the service's later request with it.
+    let user = ScopedKey::new(&Principal::User(user()), &key()).expect("a namespace caller");
+    assert_eq!(user.namespace(), mine.namespace());
+    assert_ne!(user.stored_key(), mine.stored_key());
+    assert_eq!(
+        mine.stored_key().len(),
+        64,
+        "fixed length, never the client's text"
+    );
+    assert!(!mine.stored_key().contains("k-1"));
+    assert_eq!(ScopedKey::new(&Principal::Operator, &key()), None);
 }

@@ -17,7 +17,7 @@ pub use admin::{AdminService, NewUser, UserUpdate, managed_namespace};
 pub use auth::{AuthPolicy, AuthService, Registration, new_user};
 pub use avatars::AvatarService;
 pub use credits::CreditService;
-pub use idempotency::{Begin, IdempotencyService, fingerprint};
+pub use idempotency::{Begin, IN_FLIGHT_LEASE_SECS, IdempotencyService, ScopedKey, fingerprint};
 pub use login_throttle::{Account, LoginThrottle, ThrottlePolicy};
 pub use namespaces::{NamespaceService, NewNamespace};
 pub use profile::ProfileService;
