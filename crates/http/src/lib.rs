@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod methods;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;

@@ -12,6 +12,7 @@ use user_service_domain::services::Registration;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::CurrentUser;
+use crate::extract::Json;
 use crate::rate_limit::ClientIp;
 use crate::render::{self, TokenResponse, UserView};
 use crate::state::AppState;
@@ -85,7 +86,7 @@ pub struct RegisterResponse {
     responses((status = 201, body = RegisterResponse), (status = 404, body = ErrorBody)))]
 pub async fn register(
     state: web::Data<AppState>,
-    body: web::Json<RegisterBody>,
+    body: Json<RegisterBody>,
 ) -> ApiResult<HttpResponse> {
     let registration = body.into_inner().validate()?;
     let (user, tokens) = state.auth.register(registration).await?;
@@ -113,7 +114,7 @@ pub struct LoginBody {
 pub async fn login(
     state: web::Data<AppState>,
     ip: ClientIp,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> ApiResult<HttpResponse> {
     let LoginBody {
         namespace,
@@ -161,7 +162,7 @@ pub struct RefreshBody {
     responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshBody>,
+    body: Json<RefreshBody>,
 ) -> ApiResult<HttpResponse> {
     let pair = state.auth.refresh(&body.refresh_token).await?;
     Ok(render::tokens(StatusCode::OK, TokenResponse::from(pair)))
@@ -171,7 +172,7 @@ pub async fn refresh(
     responses((status = 204, description = "that login's refresh tokens are revoked")))]
 pub async fn logout(
     state: web::Data<AppState>,
-    body: web::Json<RefreshBody>,
+    body: Json<RefreshBody>,
 ) -> ApiResult<HttpResponse> {
     state.auth.logout(&body.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -197,7 +198,7 @@ pub struct ChangePasswordBody {
 pub async fn change_password(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<ChangePasswordBody>,
+    body: Json<ChangePasswordBody>,
 ) -> ApiResult<HttpResponse> {
     let mut checks = Checks::new();
     let new = checks.password("new_password", &body.new_password);

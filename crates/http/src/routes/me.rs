@@ -9,6 +9,7 @@ use user_service_domain::model::{Change, Checks, ProfileInput};
 
 use crate::error::ApiResult;
 use crate::extract::CurrentUser;
+use crate::extract::Json;
 use crate::render::{self, Data, UserView};
 use crate::state::AppState;
 
@@ -66,7 +67,7 @@ pub struct UpdateMeBody {
 pub async fn update_me(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<UpdateMeBody>,
+    body: Json<UpdateMeBody>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let mut checks = Checks::new();
@@ -104,7 +105,7 @@ pub struct DeleteMeBody {
 pub async fn delete_me(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<DeleteMeBody>,
+    body: Json<DeleteMeBody>,
 ) -> ApiResult<HttpResponse> {
     if body.password.is_empty() {
         return Err(DomainError::field("password", "is required").into());

@@ -15,6 +15,7 @@ use user_service_domain::services::{NewUser, UserUpdate};
 use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Json;
 use crate::extract::{Caller, PageQuery};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage, UserView};
@@ -54,12 +55,7 @@ fn present(v: Option<String>) -> Option<String> {
 }
 
 fn roles(checks: &mut Checks, raw: Option<Vec<String>>) -> Option<Vec<Role>> {
-    let raw = raw?;
-    let mut out = Vec::with_capacity(raw.len());
-    for r in raw {
-        out.push(checks.check("roles", Role::parse(&r))?);
-    }
-    Some(out)
+    checks.check("roles", Role::parse_list(&raw?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -119,7 +115,7 @@ impl CreateUserBody {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateUserBody>,
+    body: Json<CreateUserBody>,
 ) -> ApiResult<HttpResponse> {
     let caller = principal(caller)?;
     let new = body.into_inner().validate()?;
@@ -253,7 +249,7 @@ pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<UpdateUserBody>,
+    body: Json<UpdateUserBody>,
 ) -> ApiResult<HttpResponse> {
     let caller = principal(caller)?;
     let id = user_id(&id)?;
