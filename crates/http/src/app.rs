@@ -11,7 +11,8 @@ use crate::config::CorsSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    extract, methods, metrics, openapi, rate_limit, request_context, routes, security_headers,
+    body_deadline, extract, methods, metrics, openapi, rate_limit, request_context, routes,
+    security_headers,
 };
 
 pub fn build_app(
@@ -43,6 +44,7 @@ pub fn build_app(
         .wrap(from_fn(rate_limit::middleware))
         .wrap(cors)
         .wrap(from_fn(metrics::middleware))
+        .wrap(from_fn(body_deadline::middleware))
         .wrap(from_fn(methods::middleware))
         .wrap(from_fn(request_context::middleware))
         .wrap(from_fn(security_headers::middleware))

@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod body_deadline;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -87,11 +87,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DomainError> {
         let path = e.path().to_string();
         let serde_message = e.inner().to_string();
         let (name, message) = describe(&serde_message);
+        // An unknown field's path already ends with it; a missing one's is its parent.
         let field = match (path.as_str(), name) {
             (".", Some(name)) => name.to_owned(),
             (".", None) => "body".to_owned(),
+            (p, Some(name)) if p == name || p.ends_with(&format!(".{name}")) => path,
             (p, Some(name)) => format!("{p}.{name}"),
-            (p, None) => p.to_owned(),
+            (_, None) => path,
         };
         DomainError::Validation(vec![FieldError::new(field, message)])
     })?;
@@ -267,7 +269,7 @@ mod tests {
             error_of(r#"{"records":[]}"#),
             ("password".into(), "is required".into())
         );
-        assert_eq!(error_of(r#"[1]"#).1, "must be an object");
+        assert_eq!(error_of(r#""text""#).1, "must be an object");
         assert!(matches!(
             parse::<Body>(b"{not json"),
             Err(DomainError::BadRequest(_))
