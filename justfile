@@ -26,3 +26,7 @@ bench-admin:
 # The ledger and usage hot paths only (see bench/credits.sh for its knobs).
 bench-credits:
     bash bench/credits.sh
+
+# Every fuzz target for SECONDS each (cargo-fuzz, installed when missing; see docs/TESTING.md).
+fuzz SECONDS="60":
+    bash fuzz/run.sh {{SECONDS}}

@@ -207,6 +207,7 @@ pub(crate) struct RefreshTokenRow {
     pub expires_at: NaiveDateTime,
     pub spent_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    pub token_version: i64,
 }
 
 impl RefreshTokenRow {
@@ -220,6 +221,7 @@ impl RefreshTokenRow {
             expires_at: to_db_time(token.expires_at),
             spent_at: token.spent_at.map(to_db_time),
             revoked_at: token.revoked_at.map(to_db_time),
+            token_version: token.token_version,
         }
     }
 
@@ -233,6 +235,7 @@ impl RefreshTokenRow {
             expires_at: from_db_time(self.expires_at),
             spent_at: self.spent_at.map(from_db_time),
             revoked_at: self.revoked_at.map(from_db_time),
+            token_version: self.token_version,
         })
     }
 }

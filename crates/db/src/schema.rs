@@ -50,6 +50,8 @@ diesel::table! {
         expires_at -> Timestamp,
         spent_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        /// The user's token version when the token was issued.
+        token_version -> BigInt,
     }
 }
 

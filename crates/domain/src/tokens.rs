@@ -67,7 +67,8 @@ impl AccessTokens {
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> DomainResult<AccessClaims> {
         let data = decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map_err(|_| DomainError::TokenInvalid)?;
-        if data.claims.exp + EXPIRY_LEEWAY_SECS < now.timestamp() {
+        // Saturating: a signed `exp` near i64::MAX must not overflow (found by fuzzing).
+        if data.claims.exp.saturating_add(EXPIRY_LEEWAY_SECS) < now.timestamp() {
             return Err(DomainError::TokenExpired);
         }
         Ok(data.claims)
@@ -118,6 +119,33 @@ mod tests {
             updated_at: t,
             deleted_at: None,
         }
+    }
+
+    /// Fuzzing found it (`fuzz/seeds/tokens/claims-max-exp`): claims signed with the key whose `exp`
+    /// is i64::MAX overflowed the leeway addition, a panic in a debug build.
+    #[test]
+    fn an_expiry_at_the_end_of_time_does_not_overflow() -> DomainResult<()> {
+        let tokens = AccessTokens::new(b"secret", "user-service", 900);
+        let u = user();
+        let claims = AccessClaims {
+            sub: u.id,
+            namespace: u.namespace.clone(),
+            username: u.username.clone(),
+            roles: vec![],
+            iat: 0,
+            exp: i64::MAX,
+            jti: Uuid::nil(),
+            iss: "user-service".into(),
+            ver: 3,
+        };
+        let jwt = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .map_err(DomainError::unexpected)?;
+        assert_eq!(tokens.verify(&jwt, u.created_at)?, claims);
+        Ok(())
     }
 
     #[test]

@@ -17,7 +17,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use user_service_domain::DomainError;
-use user_service_domain::model::{IdempotencyKey, Principal, StoredResponse};
+use user_service_domain::model::{Principal, StoredResponse};
 use user_service_domain::services::{Begin, fingerprint};
 
 use crate::error::ApiError;
@@ -57,13 +57,9 @@ pub async fn middleware(
     else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let key = match raw.to_str().map(IdempotencyKey::parse) {
-        Ok(Ok(key)) => key,
-        Ok(Err(m)) => return Ok(refuse(req, DomainError::field("Idempotency-Key", m))),
-        Err(_) => {
-            let m = "must be visible ASCII characters";
-            return Ok(refuse(req, DomainError::field("Idempotency-Key", m)));
-        }
+    let key = match crate::header_rules::idempotency_key(raw.as_bytes()) {
+        Ok(key) => key,
+        Err(m) => return Ok(refuse(req, DomainError::field("Idempotency-Key", m))),
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(refuse(

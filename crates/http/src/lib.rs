@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod header_rules;
 pub mod idempotency;
 pub mod methods;
 pub mod metrics;

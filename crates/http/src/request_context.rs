@@ -22,9 +22,7 @@ pub fn current_request_id() -> String {
 }
 
 fn accepted(v: &HeaderValue) -> Option<String> {
-    let s = v.to_str().ok()?;
-    let ok = !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic());
-    ok.then(|| s.to_owned())
+    crate::header_rules::request_id(v.as_bytes()).map(str::to_owned)
 }
 
 pub async fn middleware(

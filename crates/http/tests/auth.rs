@@ -198,6 +198,67 @@ async fn refresh_rotates_and_a_spent_token_within_the_leeway_still_works(h: Harn
     );
 }
 
+/// One spent token replayed ten times inside the leeway: the family keeps at most five live refresh
+/// tokens (the newest), and an ending of the sessions afterwards leaves none of them refreshing.
+async fn replays_inside_the_leeway_leave_at_most_five_live_tokens_and_end_with_the_sessions(
+    h: Harness,
+) {
+    h.namespace("shop").await;
+    let reg = h.register("shop", "alice", PW).await;
+    let spent = s(&reg["refresh_token"]);
+    let first = h
+        .post("/auth/refresh", json!({"refresh_token": spent}))
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let mut issued = vec![s(&first.body["refresh_token"])];
+    for _ in 0..10 {
+        // A second apart (ten in all, inside the 30 s leeway), so "oldest" is well defined.
+        h.advance(1);
+        let r = h
+            .post("/auth/refresh", json!({"refresh_token": spent}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        issued.push(s(&r.body["refresh_token"]));
+    }
+    let mut live = Vec::new();
+    let mut successors = Vec::new();
+    for (i, t) in issued.iter().enumerate() {
+        let r = h.post("/auth/refresh", json!({"refresh_token": t})).await;
+        if r.status == StatusCode::OK {
+            live.push(i);
+            successors.push(s(&r.body["refresh_token"]));
+        } else {
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::UNAUTHORIZED, "TOKEN_INVALID")
+            );
+        }
+    }
+    assert_eq!(live, [6, 7, 8, 9, 10], "the five newest stay live");
+
+    // Logout-all ends every one of them, including the successors and the spent token's leeway.
+    let me = h
+        .post(
+            "/auth/login",
+            json!({"namespace": "shop", "username": "alice", "password": PW}),
+        )
+        .await;
+    let out = h
+        .send(TestRequest::post().uri("/auth/logout-all").insert_header((
+            "Authorization",
+            format!("Bearer {}", s(&me.body["access_token"])),
+        )))
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    for t in successors.iter().chain(&issued).chain([&spent]) {
+        let r = h.post("/auth/refresh", json!({"refresh_token": t})).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, "TOKEN_INVALID")
+        );
+    }
+}
+
 async fn logout_revokes_the_login_and_logout_all_makes_every_token_stale(h: Harness) {
     h.namespace("shop").await;
     let one = h.register("shop", "alice", PW).await;
@@ -442,6 +503,7 @@ on_both!(
     register_refuses_duplicates_unknown_namespaces_and_bad_passwords,
     login_by_username_or_email_and_one_answer_for_every_failure,
     refresh_rotates_and_a_spent_token_within_the_leeway_still_works,
+    replays_inside_the_leeway_leave_at_most_five_live_tokens_and_end_with_the_sessions,
     logout_revokes_the_login_and_logout_all_makes_every_token_stale,
     change_password_needs_the_current_one_and_makes_other_tokens_stale,
     passwords_of_exactly_72_bytes_work_everywhere_and_73_are_too_long,

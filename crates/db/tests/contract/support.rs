@@ -140,5 +140,6 @@ pub fn token(user: &User, family_id: Uuid, hash: &str) -> RefreshToken {
         expires_at: issued + Duration::days(30),
         spent_at: None,
         revoked_at: None,
+        token_version: user.token_version,
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::text::{TextKind, check_visible, line};
-use super::{Checks, Credits};
+use super::{Checks, Count, Credits};
 use crate::error::DomainResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,15 +110,20 @@ impl ConsumeCredits {
     pub fn new(
         amount: Credits,
         description: Option<String>,
-        usage_record_id: Option<i64>,
+        usage_record_id: Option<serde_json::Number>,
     ) -> DomainResult<Self> {
         let mut checks = Checks::new();
         let amount = checks.check("amount", check_amount(amount));
         let description =
             checks.check_opt("description", description.as_deref(), check_description);
-        if usage_record_id.is_some_and(|id| id < 1) {
-            checks.push("usage_record_id", "must be a positive integer");
-        }
+        // An id as the client sent it: any number text, judged without work in its size.
+        let usage_record_id = usage_record_id.and_then(|n| {
+            let id = Count::from_json(Some(&n)).ok().filter(|c| c.get() >= 1);
+            if id.is_none() {
+                checks.push("usage_record_id", "must be a positive integer");
+            }
+            id.map(Count::get)
+        });
         checks.finish()?;
         Ok(Self {
             amount: amount.unwrap_or_default(),

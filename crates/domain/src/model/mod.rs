@@ -35,7 +35,7 @@ pub use session::{
     MessageDraft, MessageInput, MessageRole, NewSession, Session, SessionDraft, SessionInput,
     SessionMessage, SessionStatus,
 };
-pub use token::{AccessClaims, RefreshToken, TokenPair};
+pub use token::{AccessClaims, RefreshToken, Rotation, TokenPair};
 pub use usage::{DateRange, NewUsageRecord, UsageEvent, UsageInput, UsageRecord, UsageStats};
 pub use user::{Role, User};
 pub use values::{Checks, Email, Extra, FullName, Password, PersonName, Phone, Username};

@@ -26,6 +26,32 @@ impl PageRequest {
     /// each parameter has a bound of its own that a schema can state.
     pub const MAX_PAGE: u64 = 100_000;
 
+    /// Builds a page from the query string's text of the four parameters. A value that is no
+    /// decimal `u64` (too many digits included) is refused without further work.
+    pub fn from_query(
+        page: Option<&str>,
+        page_size: Option<&str>,
+        limit: Option<&str>,
+        offset: Option<&str>,
+    ) -> Result<Self, DomainError> {
+        let mut errors = Vec::new();
+        let mut num = |field: &str, v: Option<&str>| -> Option<u64> {
+            match v?.parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    errors.push(FieldError::new(field, "must be a non-negative integer"));
+                    None
+                }
+            }
+        };
+        let (page, page_size) = (num("page", page), num("page_size", page_size));
+        let (limit, offset) = (num("limit", limit), num("offset", offset));
+        if !errors.is_empty() {
+            return Err(DomainError::Validation(errors));
+        }
+        Self::parse(page, page_size, limit, offset)
+    }
+
     /// Builds a page from the four optional query parameters of every list endpoint.
     pub fn parse(
         page: Option<u64>,

@@ -21,6 +21,8 @@ pub struct AccessClaims {
 
 /// A stored refresh token. Only the SHA-256 of the secret is kept; `family_id` ties together every
 /// token descended from one login, so reuse of a spent one can revoke the whole login.
+/// `token_version` is its user's token version when it was issued: once the user's version moves on
+/// (logout-all, password change, deactivation, soft delete) the token never refreshes again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     pub token_hash: String,
@@ -31,6 +33,28 @@ pub struct RefreshToken {
     pub expires_at: DateTime<Utc>,
     pub spent_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub token_version: i64,
+}
+
+impl RefreshToken {
+    /// A family (one login) holds at most this many live (unspent, unrevoked) refresh tokens:
+    /// issuing another revokes its oldest live one, so replays inside the leeway cannot multiply them.
+    pub const MAX_LIVE_PER_FAMILY: usize = 5;
+}
+
+/// What presenting a refresh token for a successor came to, decided in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// It was live: it is spent now and the successor is stored.
+    Rotated,
+    /// It was spent within the reuse leeway (another tab refreshed first): the successor is stored
+    /// beside that tab's.
+    Reissued,
+    /// It was spent before the leeway: a replay. Nothing is stored.
+    Replayed,
+    /// Unknown, revoked, expired, or older than its user's current token version, or the user can no
+    /// longer authenticate. Nothing is stored.
+    Refused,
 }
 
 /// What the client receives after register, login, refresh and change-password.

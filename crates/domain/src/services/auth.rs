@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
 use crate::model::{
-    Credentials, NamespaceSlug, Password, Principal, ProfileChanges, RefreshToken, Role, TokenPair,
-    User, Username,
+    Credentials, NamespaceSlug, Password, Principal, ProfileChanges, RefreshToken, Role, Rotation,
+    TokenPair, User, Username,
 };
 use crate::ports::{
     Clock, IdGenerator, LoginName, NamespaceRepository, PasswordHasher, RefreshTokenRepository,
@@ -127,9 +127,14 @@ impl AuthService {
             .await
     }
 
+    /// Rotates a refresh token. Whether it may (live, or spent within the leeway; its family not
+    /// revoked; its user able to authenticate and still at the token version the token was issued
+    /// under) is settled by the repository in the same transaction that stores the successor, so a
+    /// refresh racing a logout, logout-all, password change, deactivation or deletion cannot leave a
+    /// usable token behind. The checks here only spare that transaction for tokens already dead.
     pub async fn refresh(&self, presented: &str) -> DomainResult<TokenPair> {
         let hash = hash_secret(presented);
-        let mut token = self
+        let token = self
             .refresh_tokens
             .find(&hash)
             .await?
@@ -142,35 +147,29 @@ impl AuthService {
             return Err(DomainError::TokenExpired);
         }
         let user = match self.users.get(&token.namespace, token.user_id).await? {
-            Some(u) if u.can_authenticate() => u,
+            Some(u) if u.can_authenticate() && u.token_version == token.token_version => u,
             _ => return Err(DomainError::TokenInvalid),
         };
-        if token.spent_at.is_none() {
-            let (secret, next) = self.new_refresh_token(&user, token.family_id, now);
-            if self.refresh_tokens.rotate(&hash, &next, now).await? {
-                return self.pair(&user, secret, now);
+        let (secret, next) =
+            self.new_refresh_token(&user, token.family_id, token.token_version, now);
+        let reuse_since = now - Duration::seconds(self.policy.refresh_reuse_leeway_secs as i64);
+        match self
+            .refresh_tokens
+            .rotate(&hash, &next, reuse_since, now)
+            .await?
+        {
+            Rotation::Rotated | Rotation::Reissued => {
+                self.pair_with_version(&user, token.token_version, secret, now)
             }
-            // Another request spent it a moment ago: judge this one as a reuse, with what is stored now.
-            token = self
-                .refresh_tokens
-                .find(&hash)
-                .await?
-                .ok_or(DomainError::TokenInvalid)?;
-            if token.revoked_at.is_some() {
-                return Err(DomainError::TokenInvalid);
+            Rotation::Replayed => {
+                // A spent token presented again after the leeway: stolen or replayed. End that login.
+                self.refresh_tokens
+                    .revoke_family(token.family_id, now)
+                    .await?;
+                Err(DomainError::TokenInvalid)
             }
+            Rotation::Refused => Err(DomainError::TokenInvalid),
         }
-        let spent_at = token.spent_at.unwrap_or(now);
-        if now - spent_at <= Duration::seconds(self.policy.refresh_reuse_leeway_secs as i64) {
-            let (secret, next) = self.new_refresh_token(&user, token.family_id, now);
-            self.refresh_tokens.insert(&next).await?;
-            return self.pair(&user, secret, now);
-        }
-        // A spent token presented again after the leeway: it was stolen or replayed. End that login.
-        self.refresh_tokens
-            .revoke_family(token.family_id, now)
-            .await?;
-        Err(DomainError::TokenInvalid)
     }
 
     /// Revokes the login the refresh token belongs to. Unknown tokens are accepted silently: logging
@@ -276,18 +275,9 @@ impl AuthService {
         family: Uuid,
         now: DateTime<Utc>,
     ) -> DomainResult<TokenPair> {
-        let (secret, token) = self.new_refresh_token(user, family, now);
+        let (secret, token) = self.new_refresh_token(user, family, version, now);
         self.refresh_tokens.insert(&token).await?;
         self.pair_with_version(user, version, secret, now)
-    }
-
-    fn pair(
-        &self,
-        user: &User,
-        refresh_secret: String,
-        now: DateTime<Utc>,
-    ) -> DomainResult<TokenPair> {
-        self.pair_with_version(user, user.token_version, refresh_secret, now)
     }
 
     fn pair_with_version(
@@ -305,10 +295,13 @@ impl AuthService {
         })
     }
 
+    /// A new refresh token of `family_id`, stamped with `version`: the user's token version it is
+    /// issued under.
     fn new_refresh_token(
         &self,
         user: &User,
         family_id: Uuid,
+        version: i64,
         now: DateTime<Utc>,
     ) -> (String, RefreshToken) {
         let secret = self.ids.new_secret();
@@ -321,6 +314,7 @@ impl AuthService {
             expires_at: now + Duration::seconds(self.policy.refresh_ttl_secs as i64),
             spent_at: None,
             revoked_at: None,
+            token_version: version,
         };
         (secret, token)
     }

@@ -11,7 +11,7 @@ use super::{AuthPolicy, AuthService, Registration};
 use crate::error::DomainError;
 use crate::model::{
     AccessClaims, Change, Credentials, Email, ExtraChange, NamespaceSlug, Password, PersonName,
-    Phone, Principal, ProfileChanges, RefreshToken, TokenPair, User, Username,
+    Phone, Principal, ProfileChanges, RefreshToken, Rotation, TokenPair, User, Username,
 };
 use crate::ports::{
     LoginName, MockNamespaceRepository, MockPasswordHasher, MockRefreshTokenRepository,
@@ -112,6 +112,7 @@ fn stored_token(presented: &str, family: Uuid) -> RefreshToken {
         expires_at: t0() - secs(86_400) + secs(REFRESH_TTL as i64),
         spent_at: None,
         revoked_at: None,
+        token_version: user().token_version,
     }
 }
 
@@ -134,6 +135,7 @@ fn assert_pair_of_family(pair: &TokenPair, stored: &RefreshToken, family: Uuid, 
             expires_at: t0() + secs(REFRESH_TTL as i64),
             spent_at: None,
             revoked_at: None,
+            token_version: version,
         }
     );
     assert_ne!(pair.refresh_token, PRESENTED);
@@ -274,6 +276,7 @@ async fn register_stores_a_user_with_default_roles_the_new_hash_and_the_profile(
             expires_at: t0() + secs(REFRESH_TTL as i64),
             spent_at: None,
             revoked_at: None,
+            token_version: 0,
         }
     );
     assert_ne!(
@@ -634,75 +637,77 @@ async fn refresh_for_a_missing_deleted_or_inactive_user_is_invalid() {
 }
 
 #[tokio::test]
-async fn refresh_with_a_fresh_token_rotates_it_into_the_same_family() {
+async fn refresh_of_a_token_issued_before_the_users_version_moved_on_is_invalid_and_stores_nothing()
+{
+    // Logout-all, a password change, a deactivation or a deletion raised the user's version after
+    // this token was issued (possibly by a refresh racing that ending): it never refreshes again.
     let mut p = Ports::new();
-    expect_find_once(&mut p, Some(stored_token(PRESENTED, family())));
+    let older = RefreshToken {
+        token_version: user().token_version - 1,
+        ..stored_token(PRESENTED, family())
+    };
+    expect_find_once(&mut p, Some(older));
     expect_user_once(&mut p, Some(user()));
+    p.forbid_writes();
+    let result = p.service().refresh(PRESENTED).await;
+    assert!(
+        matches!(result, Err(DomainError::TokenInvalid)),
+        "{result:?}"
+    );
+}
+
+/// `rotate` is called once for the presented token, with a successor of its family stamped with
+/// its version, the leeway's start and `t0()`; it answers `outcome`. The successor is recorded.
+fn expect_rotate_once(p: &mut Ports, outcome: Rotation) -> Recorder<RefreshToken> {
     let rotated = Recorder::new();
     let rec = rotated.clone();
     p.refresh_tokens
         .expect_rotate()
-        .withf(|old, new, now| {
-            old == hash_secret(PRESENTED) && new.family_id == family() && *now == t0()
+        .withf(|old, new, reuse_since, now| {
+            old == hash_secret(PRESENTED)
+                && new.family_id == family()
+                && new.token_version == user().token_version
+                && *reuse_since == t0() - secs(REUSE_LEEWAY as i64)
+                && *now == t0()
         })
         .times(1)
-        .returning(move |_, new, _| {
+        .returning(move |_, new, _, _| {
             rec.record(new.clone());
-            Ok(true)
+            Ok(outcome)
         });
-    p.refresh_tokens.expect_insert().never();
-    p.refresh_tokens.expect_revoke_family().never();
-    let pair = p.service().refresh(PRESENTED).await.expect("refreshed");
-    assert_pair_of_family(&pair, &rotated.only(), family(), user().token_version);
+    rotated
 }
 
 #[tokio::test]
-async fn refresh_that_loses_the_rotation_race_within_the_leeway_gets_a_pair_of_the_same_family() {
-    let mut p = Ports::new();
-    // First read: unspent. Re-read after the lost race: the other request spent it a second ago.
-    let mut reads = 0;
-    p.refresh_tokens
-        .expect_find()
-        .withf(|h| h == hash_secret(PRESENTED))
-        .times(2)
-        .returning(move |_| {
-            reads += 1;
-            let spent_at = (reads > 1).then(|| t0() - secs(1));
-            Ok(Some(RefreshToken {
+async fn refresh_rotated_or_reissued_gives_a_pair_of_the_same_family_and_version() {
+    // Rotated: the token was live. Reissued: it was spent within the leeway (another tab, or a
+    // concurrent request that won the race): both tabs keep a working token of the family.
+    for spent_at in [None, Some(t0() - secs(REUSE_LEEWAY as i64))] {
+        for outcome in [Rotation::Rotated, Rotation::Reissued] {
+            let mut p = Ports::new();
+            let presented = RefreshToken {
                 spent_at,
                 ..stored_token(PRESENTED, family())
-            }))
-        });
-    expect_user_once(&mut p, Some(user()));
-    p.refresh_tokens
-        .expect_rotate()
-        .withf(|old, new, _| old == hash_secret(PRESENTED) && new.family_id == family())
-        .times(1)
-        .returning(|_, _, _| Ok(false));
-    let inserted = p.expect_one_refresh_insert();
-    p.refresh_tokens.expect_revoke_family().never();
-    let pair = p.service().refresh(PRESENTED).await.expect("refreshed");
-    assert_pair_of_family(&pair, &inserted.only(), family(), user().token_version);
+            };
+            expect_find_once(&mut p, Some(presented));
+            expect_user_once(&mut p, Some(user()));
+            let rotated = expect_rotate_once(&mut p, outcome);
+            // The successor is stored by `rotate` alone, in its transaction.
+            p.refresh_tokens.expect_insert().never();
+            p.refresh_tokens.expect_revoke_family().never();
+            let pair = p.service().refresh(PRESENTED).await.expect("refreshed");
+            assert_pair_of_family(&pair, &rotated.only(), family(), user().token_version);
+        }
+    }
 }
 
 #[tokio::test]
-async fn refresh_that_loses_the_race_to_a_logout_is_invalid() {
+async fn refresh_refused_by_the_rotation_is_invalid_and_revokes_nothing() {
+    // The family was logged out, or the version raised, between the read and the transaction.
     let mut p = Ports::new();
-    let mut reads = 0;
-    p.refresh_tokens.expect_find().times(2).returning(move |_| {
-        reads += 1;
-        let revoked_at = (reads > 1).then(|| t0() - secs(1));
-        Ok(Some(RefreshToken {
-            spent_at: revoked_at,
-            revoked_at,
-            ..stored_token(PRESENTED, family())
-        }))
-    });
+    expect_find_once(&mut p, Some(stored_token(PRESENTED, family())));
     expect_user_once(&mut p, Some(user()));
-    p.refresh_tokens
-        .expect_rotate()
-        .times(1)
-        .returning(|_, _, _| Ok(false));
+    expect_rotate_once(&mut p, Rotation::Refused);
     p.refresh_tokens.expect_insert().never();
     p.refresh_tokens.expect_revoke_family().never();
     let result = p.service().refresh(PRESENTED).await;
@@ -713,52 +718,27 @@ async fn refresh_that_loses_the_race_to_a_logout_is_invalid() {
 }
 
 #[tokio::test]
-async fn refresh_with_a_token_spent_within_the_leeway_gets_a_pair_of_the_same_family() {
-    for ago in [0, 10, REUSE_LEEWAY as i64] {
-        let mut p = Ports::new();
-        let spent = RefreshToken {
-            spent_at: Some(t0() - secs(ago)),
-            ..stored_token(PRESENTED, family())
-        };
-        expect_find_once(&mut p, Some(spent));
-        expect_user_once(&mut p, Some(user()));
-        p.refresh_tokens.expect_rotate().never();
-        p.refresh_tokens.expect_revoke_family().never();
-        p.refresh_tokens.expect_revoke_all_for_user().never();
-        let inserted = p.expect_one_refresh_insert();
-        let pair = p
-            .service()
-            .refresh(PRESENTED)
-            .await
-            .unwrap_or_else(|e| panic!("spent {ago} s ago: {e:?}"));
-        assert_pair_of_family(&pair, &inserted.only(), family(), user().token_version);
-    }
-}
-
-#[tokio::test]
-async fn refresh_with_a_token_spent_beyond_the_leeway_revokes_its_family() {
-    for ago in [REUSE_LEEWAY as i64 + 1, 86_400] {
-        let mut p = Ports::new();
-        let spent = RefreshToken {
-            spent_at: Some(t0() - secs(ago)),
-            ..stored_token(PRESENTED, family())
-        };
-        expect_find_once(&mut p, Some(spent));
-        expect_user_once(&mut p, Some(user()));
-        p.refresh_tokens
-            .expect_revoke_family()
-            .withf(|f, now| *f == family() && *now == t0())
-            .times(1)
-            .returning(|_, _| Ok(()));
-        p.refresh_tokens.expect_rotate().never();
-        p.refresh_tokens.expect_insert().never();
-        p.refresh_tokens.expect_revoke_all_for_user().never();
-        let result = p.service().refresh(PRESENTED).await;
-        assert!(
-            matches!(result, Err(DomainError::TokenInvalid)),
-            "spent {ago} s ago: {result:?}"
-        );
-    }
+async fn refresh_of_a_replayed_token_revokes_its_family() {
+    let mut p = Ports::new();
+    let spent = RefreshToken {
+        spent_at: Some(t0() - secs(86_400)),
+        ..stored_token(PRESENTED, family())
+    };
+    expect_find_once(&mut p, Some(spent));
+    expect_user_once(&mut p, Some(user()));
+    expect_rotate_once(&mut p, Rotation::Replayed);
+    p.refresh_tokens
+        .expect_revoke_family()
+        .withf(|f, now| *f == family() && *now == t0())
+        .times(1)
+        .returning(|_, _| Ok(()));
+    p.refresh_tokens.expect_insert().never();
+    p.refresh_tokens.expect_revoke_all_for_user().never();
+    let result = p.service().refresh(PRESENTED).await;
+    assert!(
+        matches!(result, Err(DomainError::TokenInvalid)),
+        "{result:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ async fn consume_records_what_was_asked_by_whom() {
     let cmd = ConsumeCredits::new(
         Credits::from_millionths(2_500_000),
         Some("AI chat".into()),
-        Some(123),
+        Some(123.into()),
     )
     .expect("valid");
     let tx = service(MockUserRepository::new(), ledger)
@@ -101,8 +101,9 @@ async fn consume_records_what_was_asked_by_whom() {
 
 #[tokio::test]
 async fn a_usage_record_of_another_user_or_none_is_refused_before_the_ledger() {
-    for id in [124, 9_007_199_254_740_991] {
-        let cmd = ConsumeCredits::new(Credits::from_millionths(1), None, Some(id)).expect("valid");
+    for id in [124_i64, 9_007_199_254_740_991] {
+        let cmd =
+            ConsumeCredits::new(Credits::from_millionths(1), None, Some(id.into())).expect("valid");
         // The ledger has no expectation: it must not be asked.
         let r = service(live_users(), MockCreditLedger::new())
             .consume(&service_of(NS), user().id, cmd)
@@ -211,7 +212,7 @@ async fn balance_and_history_check_access_first() {
 #[test]
 fn commands_validate_every_field() {
     let long = "x".repeat(1001);
-    let r = ConsumeCredits::new(Credits::ZERO, Some(long.clone()), Some(0));
+    let r = ConsumeCredits::new(Credits::ZERO, Some(long.clone()), Some(0.into()));
     assert_eq!(
         validation_fields(r),
         ["amount", "description", "usage_record_id"]

@@ -2,6 +2,7 @@
 
 pub mod avatar_storage;
 pub mod bcrypt_hasher;
+pub mod image_decode;
 pub mod images;
 
 pub use avatar_storage::open_avatar_store;

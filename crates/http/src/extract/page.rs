@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 use serde_json::json;
+use user_service_domain::DomainError;
 use user_service_domain::model::PageRequest;
-use user_service_domain::{DomainError, FieldError};
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -68,22 +68,11 @@ impl utoipa::IntoParams for PageQuery {
 
 impl PageQuery {
     pub fn parse(&self) -> Result<PageRequest, DomainError> {
-        let mut errors = Vec::new();
-        let mut num = |field: &str, v: &Option<String>| -> Option<u64> {
-            let v = v.as_deref()?;
-            match v.parse::<u64>() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    errors.push(FieldError::new(field, "must be a non-negative integer"));
-                    None
-                }
-            }
-        };
-        let (page, page_size) = (num("page", &self.page), num("page_size", &self.page_size));
-        let (limit, offset) = (num("limit", &self.limit), num("offset", &self.offset));
-        if !errors.is_empty() {
-            return Err(DomainError::Validation(errors));
-        }
-        PageRequest::parse(page, page_size, limit, offset)
+        PageRequest::from_query(
+            self.page.as_deref(),
+            self.page_size.as_deref(),
+            self.limit.as_deref(),
+            self.offset.as_deref(),
+        )
     }
 }

@@ -76,7 +76,9 @@ pub struct ConsumeBody {
     #[schema(value_type = f64)]
     pub amount: Credits,
     pub description: Option<String>,
-    pub usage_record_id: Option<i64>,
+    /// A positive integer.
+    #[schema(value_type = Option<i64>)]
+    pub usage_record_id: Option<serde_json::Number>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
