@@ -94,6 +94,8 @@ struct NewTransactionRow {
 impl NewTransactionRow {
     fn new(tx: &NewTransaction, balance_after: i64) -> Self {
         let amount = tx.amount.millionths();
+        // Cannot overflow: the balance before was a stored balance, so in 0..=MAX_BALANCE, and
+        // MAX_BALANCE plus the largest amount still fits an i64 (the update's filter enforces it).
         let balance_before = match tx.transaction_type {
             TransactionType::Consume => balance_after + amount,
             TransactionType::Recharge => balance_after - amount,

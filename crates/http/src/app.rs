@@ -39,6 +39,7 @@ pub fn build_app(
         .configure(routes::integration)
         .configure(routes::uploads::routes)
         .default_service(web::to(not_found))
+        .wrap(from_fn(extract::json_objects_only))
         // Innermost, so a 429 still gets CORS headers, metrics and a request id, and CORS preflights
         // are answered before they count. It skips `/health`, `/ready` and `/metrics` itself.
         .wrap(from_fn(rate_limit::middleware))

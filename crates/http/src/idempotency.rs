@@ -11,8 +11,8 @@
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
@@ -46,14 +46,14 @@ pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    // Reads are idempotent by nature (and a resource may serve a GET beside its POST): only
-    // requests that change something are claimed.
-    let safe = req.method().is_safe();
+    // Only the POSTs this wraps are claimed: a GET beside them is idempotent by nature, and any
+    // other method is the router's to refuse with 405, whatever headers it carries.
+    let claimed = req.method() == Method::POST;
     let Some(raw) = req
         .headers()
         .get(&IDEMPOTENCY_KEY)
         .cloned()
-        .filter(|_| !safe)
+        .filter(|_| claimed)
     else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };

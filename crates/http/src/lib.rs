@@ -17,6 +17,7 @@ pub mod rate_limit;
 pub mod render;
 pub mod request_context;
 pub mod routes;
+pub mod schema;
 pub mod security_headers;
 pub mod state;
 

@@ -2,14 +2,16 @@
 //! assets are compiled into the binary.
 
 use actix_web::{HttpResponse, web};
+use serde_json::json;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, Type};
+use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ErrorBody;
+use crate::routes::auth::LoginBody;
 use crate::routes::{auth, avatars, credits, me, namespaces, ops, sessions, uploads, usage, users};
 
 #[derive(OpenApi)]
@@ -29,7 +31,7 @@ use crate::routes::{auth, avatars, credits, me, namespaces, ops, sessions, uploa
         sessions::messages,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&Security, &CommonResponses),
+    modifiers(&Security, &CommonResponses, &LoginName),
     tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "admin"), (name = "operations"),
          (name = "credits"), (name = "usage"), (name = "sessions"))
 )]
@@ -191,6 +193,31 @@ impl Modify for CommonResponses {
                         });
                 }
             }
+        }
+    }
+}
+
+/// A login names its account by `username` or by `email`: at least one is required. utoipa derives
+/// no `anyOf` of required fields, and serializes an extension entry as the keyword itself.
+struct LoginName;
+
+impl Modify for LoginName {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let schemas = &mut openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas;
+        if let Some(RefOr::T(Schema::Object(login))) = schemas.get_mut(LoginBody::name().as_ref()) {
+            login
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(
+                    "anyOf".to_owned(),
+                    json!([
+                        {"required": ["username"], "properties": {"username": {"type": "string"}}},
+                        {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                    ]),
+                );
         }
     }
 }

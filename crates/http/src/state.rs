@@ -6,7 +6,7 @@ use user_service_db::{
     Database, DieselCreditLedger, DieselIdempotencyStore, DieselNamespaces, DieselRefreshTokens,
     DieselSessions, DieselUsage, DieselUsers,
 };
-use user_service_domain::ports::{Clock, IdGenerator, SystemClock, SystemIds};
+use user_service_domain::ports::{Clock, IdGenerator, Pause, SystemClock, SystemIds};
 use user_service_domain::services::{
     AdminService, AuthPolicy, AuthService, AvatarService, CreditService, IdempotencyService,
     LoginThrottle, NamespaceService, ProfileService, SessionService, ThrottlePolicy, UsageService,
@@ -34,11 +34,19 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// `None` when `rate_limit.enabled` is false.
     pub rate_limiter: Option<Arc<RateLimiter>>,
-    /// `None` when `rate_limit.enabled` is false.
-    pub login_throttle: Option<Arc<LoginThrottle>>,
     pub trusted_proxies: Arc<TrustedProxies>,
     /// The one clock of the wiring: tests hand in one they can move.
     pub clock: Arc<dyn Clock>,
+}
+
+/// The login throttle's delays, on the runtime's timer.
+struct TokioPause;
+
+#[async_trait::async_trait]
+impl Pause for TokioPause {
+    async fn pause(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +132,7 @@ impl AppState {
             );
             let throttle = LoginThrottle::new(
                 store,
+                Arc::new(TokioPause),
                 ThrottlePolicy {
                     max_failures: u64::from(rl.login_max_failures.max(1)),
                     cooldown_secs: rl.login_cooldown_secs,
@@ -160,7 +169,10 @@ impl AppState {
             usage: Arc::new(usage),
             sessions: Arc::new(sessions),
             idempotency: Arc::new(idempotency),
-            auth: Arc::new(auth),
+            auth: Arc::new(match &login_throttle {
+                Some(t) => auth.with_throttle(t.clone()),
+                None => auth,
+            }),
             namespaces: Arc::new(NamespaceService::new(
                 namespaces,
                 clock.clone(),
@@ -175,17 +187,17 @@ impl AppState {
                 ids.clone(),
             )),
             avatars: Arc::new(avatars),
-            profiles: Arc::new(ProfileService::new(
-                users,
-                refresh_tokens,
-                hasher,
-                clock.clone(),
-            )),
+            profiles: Arc::new({
+                let profiles = ProfileService::new(users, refresh_tokens, hasher, clock.clone());
+                match &login_throttle {
+                    Some(t) => profiles.with_throttle(t.clone()),
+                    None => profiles,
+                }
+            }),
             metrics,
             db,
             settings: Arc::new(settings),
             rate_limiter,
-            login_throttle,
             trusted_proxies,
             clock,
         })

@@ -304,3 +304,81 @@ async fn success_bodies_are_documented_inside_the_data_wrapper() {
     // Token responses are bare, as the integration contract's clients read them.
     assert_eq!(schema_of("/auth/login", "post", "200"), "TokenResponse");
 }
+
+// What schemathesis found, each as a regression test (docs/TESTING.md lists them).
+
+#[actix_web::test]
+async fn a_json_array_is_not_an_object_body() {
+    let h = Harness::new(Backend::Sqlite, &[]).await;
+    h.namespace("shop").await;
+    let t = h.register("shop", "alice", "password-1").await;
+    let token = t["access_token"].as_str().unwrap_or_default();
+    let patch = |body: &'static str| {
+        TestRequest::patch()
+            .uri("/users/me")
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(body)
+    };
+    h.send(patch(r#"{"full_name": "Alice A"}"#)).await;
+    // serde reads a struct from an array too: `[null, null]` would clear email and full_name.
+    let r = h.send(patch(" \n[null, null]")).await;
+    assert_eq!(
+        (
+            r.status,
+            r.code(),
+            r.body["error"]["details"][0]["field"].clone()
+        ),
+        (StatusCode::BAD_REQUEST, "VALIDATION_ERROR", json!("body"))
+    );
+    let me = h.get_auth("/users/me", token).await;
+    assert_eq!(me.body["data"]["full_name"], "Alice A");
+    // An object still passes, whatever whitespace precedes it.
+    let r = h.send(patch("\r\n  {\"full_name\": null}")).await;
+    assert_eq!(
+        (r.status, &r.body["data"]["full_name"]),
+        (StatusCode::OK, &Value::Null)
+    );
+}
+
+#[actix_web::test]
+async fn an_unknown_method_is_405_even_with_an_idempotency_key() {
+    let h = Harness::new(Backend::Sqlite, &[]).await;
+    let method = Method::from_bytes(b"QUERY").unwrap_or(Method::TRACE);
+    let r = h
+        .send(
+            TestRequest::default()
+                .method(method)
+                .uri("/api/v1/users/00000000-0000-0000-0000-000000000000/credits/consume")
+                .insert_header(("Idempotency-Key", "")),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
+    );
+}
+
+#[actix_web::test]
+async fn search_documents_q_as_required_and_trimmed() {
+    let h = Harness::new(Backend::Sqlite, &[]).await;
+    let doc = document(&h).await;
+    let q = &doc["paths"]["/api/v1/users/search"]["get"]["parameters"][0];
+    assert_eq!((&q["name"], &q["required"]), (&json!("q"), &json!(true)));
+    let key = h.namespace("shop").await;
+    for (query, status) in [
+        ("", StatusCode::BAD_REQUEST),
+        ("?q=%20a%20", StatusCode::BAD_REQUEST),
+        ("?q=--", StatusCode::BAD_REQUEST),
+        ("?q=%20ab%20", StatusCode::OK),
+    ] {
+        let r = h
+            .send(
+                TestRequest::get()
+                    .uri(&format!("/api/v1/users/search{query}"))
+                    .insert_header(("X-API-Key", key.as_str())),
+            )
+            .await;
+        assert_eq!(r.status, status, "{query}: {}", r.body);
+    }
+}

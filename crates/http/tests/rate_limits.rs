@@ -264,7 +264,88 @@ async fn login_failures_slow_then_lock_the_pair_but_not_the_real_user(backend: B
     assert_eq!(login(&h, "6.6.6.6", "bob", PW).await.status, StatusCode::OK);
 }
 
+/// Finding 9.3: one count per account whichever name was typed, and every check of a current
+/// password goes through the same throttle (no oracle for whoever holds a stolen access token).
+async fn every_password_check_of_an_account_shares_one_throttle(backend: Backend) {
+    let h = harness(
+        backend,
+        &[("USER_SERVICE__RATE_LIMIT__LOGIN_MAX_FAILURES", "3")],
+    )
+    .await;
+    h.namespace("shop").await;
+    h.send(
+        TestRequest::post().uri("/auth/register").set_json(
+            json!({"namespace": "shop", "username": "alice", "password": PW, "email": "alice@example.com"}),
+        ),
+    )
+    .await;
+    for _ in 0..3 {
+        let r = login(&h, "1.1.1.1", "alice", "wrong-password").await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS")
+        );
+    }
+    let by_email = h
+        .send(
+            TestRequest::post()
+                .uri("/auth/login")
+                .peer_addr(peer("1.1.1.1"))
+                .set_json(json!({"namespace": "shop", "email": "ALICE@example.com", "password": "wrong-4"})),
+        )
+        .await;
+    assert_eq!(
+        (by_email.status, by_email.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED")
+    );
+    // The real user, from an address that never failed, gets in.
+    let ok = login(&h, "2.2.2.2", "alice", PW).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let bearer = format!("Bearer {}", ok.body["access_token"].as_str().unwrap_or(""));
+    // Someone holding that access token guesses the current password elsewhere: one guess, then 429.
+    let change = |pw: &str| {
+        TestRequest::post()
+            .uri("/auth/change-password")
+            .peer_addr(peer("3.3.3.3"))
+            .insert_header(("Authorization", bearer.clone()))
+            .set_json(json!({"current_password": pw, "new_password": "another-secret-1"}))
+    };
+    let r = h.send(change("guess-1")).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "WRONG_PASSWORD")
+    );
+    let r = h.send(change(PW)).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED")
+    );
+    let delete = |pw: &str| {
+        TestRequest::delete()
+            .uri("/users/me")
+            .peer_addr(peer("4.4.4.4"))
+            .insert_header(("Authorization", bearer.clone()))
+            .set_json(json!({"password": pw}))
+    };
+    let r = h.send(delete("guess-2")).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "WRONG_PASSWORD")
+    );
+    let r = h.send(delete(PW)).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED")
+    );
+    // Nothing was changed or deleted: the real user still logs in with the old password.
+    assert_eq!(
+        login(&h, "2.2.2.2", "alice", PW).await.status,
+        StatusCode::OK
+    );
+}
+
 both!(
+    every_password_check_of_an_account_shares_one_throttle,
     the_per_ip_limit_counts_down_then_refuses_with_retry_after,
     forwarded_for_counts_only_behind_a_trusted_proxy,
     the_per_user_limit_follows_the_user_across_addresses,

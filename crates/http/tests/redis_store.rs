@@ -27,6 +27,11 @@ async fn counts_in_a_fixed_window_shared_by_every_store_on_the_same_redis() {
     let third = b.hit("k", 3600).await.expect("hit");
     assert_eq!(third.count, 3);
     assert!(third.reset_after_secs <= 60, "{third:?}");
+    // Undo takes back one hit, and never goes below zero.
+    a.undo("k").await.expect("undo");
+    assert_eq!(b.peek("k").await.expect("peek").count, 2);
+    a.undo("absent").await.expect("undo");
+    assert_eq!(a.peek("absent").await.expect("peek").count, 0);
     a.clear("k").await.expect("clear");
     assert_eq!(b.peek("k").await.expect("peek").count, 0);
     // Other prefixes are other counters.
@@ -53,6 +58,7 @@ async fn an_unreachable_redis_fails_fast_with_an_error() {
     }
     assert!(s.peek("k").await.is_err());
     assert!(s.clear("k").await.is_err());
+    assert!(s.undo("k").await.is_err());
     // One bounded connect attempt, then a pause: requests are not held up.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(2),

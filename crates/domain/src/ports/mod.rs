@@ -19,7 +19,7 @@ pub use idempotency::IdempotencyStore;
 pub use ledger::CreditLedger;
 pub use namespaces::NamespaceRepository;
 pub use passwords::PasswordHasher;
-pub use rate_limits::{RateLimitStore, WindowCount};
+pub use rate_limits::{Pause, RateLimitStore, WindowCount};
 pub use refresh_tokens::RefreshTokenRepository;
 pub use sessions::SessionRepository;
 pub use usage::UsageRepository;
@@ -38,7 +38,7 @@ pub use namespaces::MockNamespaceRepository;
 #[cfg(any(test, feature = "mock"))]
 pub use passwords::MockPasswordHasher;
 #[cfg(any(test, feature = "mock"))]
-pub use rate_limits::MockRateLimitStore;
+pub use rate_limits::{MockPause, MockRateLimitStore};
 #[cfg(any(test, feature = "mock"))]
 pub use refresh_tokens::MockRefreshTokenRepository;
 #[cfg(any(test, feature = "mock"))]

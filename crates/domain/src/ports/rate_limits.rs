@@ -22,4 +22,15 @@ pub trait RateLimitStore: Send + Sync {
     async fn peek(&self, key: &str) -> DomainResult<WindowCount>;
     /// Forgets the key.
     async fn clear(&self, key: &str) -> DomainResult<()>;
+    /// Takes back one hit (never below zero, the window unchanged): an attempt that was counted
+    /// in advance and turned out not to count.
+    async fn undo(&self, key: &str) -> DomainResult<()>;
+}
+
+/// Waiting without blocking: the login throttle's growing delays. A port so that tests of the
+/// throttle record the delays instead of spending them.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Pause: Send + Sync {
+    async fn pause(&self, duration: std::time::Duration);
 }

@@ -15,6 +15,7 @@ use crate::ports::{
     Clock, IdGenerator, LoginName, NamespaceRepository, PasswordHasher, RefreshTokenRepository,
     UserRepository,
 };
+use crate::services::login_throttle::{Account, LoginThrottle, check_password};
 use crate::tokens::{AccessTokens, hash_secret, secrets_equal};
 
 /// The knobs of the authentication rules.
@@ -45,6 +46,9 @@ pub struct AuthService {
     ids: Arc<dyn IdGenerator>,
     access: AccessTokens,
     policy: AuthPolicy,
+    /// Every password check of a known or claimed account goes through it; `None` when
+    /// `rate_limit.enabled` is false.
+    throttle: Option<Arc<LoginThrottle>>,
 }
 
 impl AuthService {
@@ -68,7 +72,14 @@ impl AuthService {
             ids,
             access,
             policy,
+            throttle: None,
         }
+    }
+
+    /// Puts login and change-password under the brute-force throttle.
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
+        self.throttle = Some(throttle);
+        self
     }
 
     pub async fn register(&self, reg: Registration) -> DomainResult<(User, TokenPair)> {
@@ -96,19 +107,36 @@ impl AuthService {
     }
 
     /// Every failure is the same `InvalidCredentials` after the same amount of hashing work: unknown
-    /// namespace, unknown user, account without password, wrong password, inactive account.
+    /// namespace, unknown user, account without password, wrong password, inactive account. The
+    /// attempt is throttled per account (whichever name found it) and per client address `ip`.
     pub async fn login(
         &self,
         namespace: &str,
         login: LoginName,
         password: &str,
+        ip: &str,
     ) -> DomainResult<TokenPair> {
         let user = match NamespaceSlug::parse(namespace) {
             Ok(ns) => self.users.find_live(ns.as_str(), &login).await?,
             Err(_) => None,
         };
+        let account = match &user {
+            Some(u) => Account::of(u),
+            None => Account::Unknown {
+                namespace,
+                name: login.key(),
+            },
+        };
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let ok = self.hasher.verify(password, hash).await?;
+        let ok = check_password(
+            self.throttle.as_deref(),
+            self.hasher.as_ref(),
+            account,
+            ip,
+            password,
+            hash,
+        )
+        .await?;
         let user = match user {
             Some(u) if ok && u.can_authenticate() => u,
             _ => return Err(DomainError::InvalidCredentials),
@@ -191,16 +219,23 @@ impl AuthService {
         self.refresh_tokens.revoke_all_for_user(user.id, now).await
     }
 
+    /// The current password is checked under the same throttle as a login of the account.
     pub async fn change_password(
         &self,
         user: &User,
         current: &str,
         new: Password,
+        ip: &str,
     ) -> DomainResult<TokenPair> {
-        if !self
-            .hasher
-            .verify(current, user.password_hash.as_deref())
-            .await?
+        if !check_password(
+            self.throttle.as_deref(),
+            self.hasher.as_ref(),
+            Account::of(user),
+            ip,
+            current,
+            user.password_hash.as_deref(),
+        )
+        .await?
         {
             return Err(DomainError::WrongPassword);
         }

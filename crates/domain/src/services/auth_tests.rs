@@ -383,7 +383,7 @@ async fn assert_login_refused(
     p.forbid_writes();
     let result = p
         .service()
-        .login(namespace, LoginName::Username("alice".into()), PASSWORD)
+        .login(namespace, LoginName::Username("alice".into()), PASSWORD, IP)
         .await;
     assert!(
         matches!(result, Err(DomainError::InvalidCredentials)),
@@ -467,7 +467,12 @@ async fn login_issues_a_pair_of_a_new_family_with_the_users_token_version() {
     let inserted = p.expect_one_refresh_insert();
     let pair = p
         .service()
-        .login(NS, LoginName::Email("alice@example.com".into()), PASSWORD)
+        .login(
+            NS,
+            LoginName::Email("alice@example.com".into()),
+            PASSWORD,
+            IP,
+        )
         .await
         .expect("logged in");
     let token = inserted.only();
@@ -501,7 +506,12 @@ async fn login_rehashes_a_hash_of_other_parameters_without_revoking_tokens() {
     let inserted = p.expect_one_refresh_insert();
     let pair = p
         .service()
-        .login(NS, LoginName::Email("alice@example.com".into()), PASSWORD)
+        .login(
+            NS,
+            LoginName::Email("alice@example.com".into()),
+            PASSWORD,
+            IP,
+        )
         .await
         .expect("logged in");
     let token = inserted.only();
@@ -526,7 +536,7 @@ async fn login_with_a_legacy_password_too_short_for_todays_rules_succeeds_withou
     let inserted = p.expect_one_refresh_insert();
     let pair = p
         .service()
-        .login(NS, LoginName::Username("alice".into()), "short")
+        .login(NS, LoginName::Username("alice".into()), "short", IP)
         .await
         .expect("logged in");
     let token = inserted.only();
@@ -798,7 +808,7 @@ async fn change_password_with_a_wrong_current_password_writes_nothing() {
     let new = Password::parse("a brand new password").expect("valid password");
     let result = p
         .service()
-        .change_password(&user(), "not-the-password", new)
+        .change_password(&user(), "not-the-password", new, IP)
         .await;
     assert!(
         matches!(result, Err(DomainError::WrongPassword)),
@@ -851,7 +861,7 @@ async fn change_password_revokes_every_token_then_issues_a_pair_with_the_new_ver
     let new = Password::parse("a brand new password").expect("valid password");
     let pair = p
         .service()
-        .change_password(&user(), PASSWORD, new)
+        .change_password(&user(), PASSWORD, new, IP)
         .await
         .expect("changed");
     let token = inserted.only();
@@ -1173,4 +1183,47 @@ fn operator_key_configured_reflects_the_policy() {
             .service_with(policy(None))
             .operator_key_configured()
     );
+}
+
+/// Finding 9.3: the throttle counts the account, not the name typed. Five wrong passwords by
+/// username and by email, alternately, and the sixth attempt is refused without hashing, whichever
+/// name it uses; change-password's check of the current password shares that count too.
+#[tokio::test]
+async fn username_email_and_change_password_share_one_throttle_count() {
+    let (throttle, _, _) = throttle();
+    let mut p = Ports::new();
+    p.forbid_writes();
+    p.users
+        .expect_find_live()
+        .returning(|_, _| Ok(Some(user())));
+    p.hasher
+        .expect_verify()
+        .withf(|_, hash| *hash == Some(STORED_HASH))
+        .times(5)
+        .returning(|_, _| Ok(false));
+    let svc = p.service().with_throttle(throttle);
+    for i in 0..4 {
+        let name = if i % 2 == 0 {
+            LoginName::Username("alice".into())
+        } else {
+            LoginName::Email("alice@example.com".into())
+        };
+        let r = svc.login(NS, name, "wrong-password", IP).await;
+        assert!(matches!(r, Err(DomainError::InvalidCredentials)), "{r:?}");
+    }
+    let new = Password::parse("a-new-password").expect("valid");
+    let r = svc
+        .change_password(&user(), "wrong-password", new.clone(), IP)
+        .await;
+    assert!(matches!(r, Err(DomainError::WrongPassword)), "{r:?}");
+    rate_limited(
+        svc.login(
+            NS,
+            LoginName::Email("alice@example.com".into()),
+            PASSWORD,
+            IP,
+        )
+        .await,
+    );
+    rate_limited(svc.change_password(&user(), PASSWORD, new, IP).await);
 }

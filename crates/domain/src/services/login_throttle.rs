@@ -1,8 +1,13 @@
-//! Brute-force protection of login: who is throttled, and for how long. The policy and its reasons
-//! are in `docs/RATE_LIMITS.md`; in short:
+//! Brute-force protection of every password check (login, change-password, account deletion): who
+//! is throttled, and for how long. The policy and its reasons are in `docs/RATE_LIMITS.md`; in short:
 //!
-//! - failures are counted per account `(namespace, username)`, per `(account, client IP)` and per IP,
-//!   each in a window of `cooldown_secs` that starts at its first failure and is never extended;
+//! - attempts are counted per account `(namespace, user)`, per `(account, client IP)` and per IP,
+//!   each in a window of `cooldown_secs` that starts at its first attempt and is never extended;
+//! - an attempt is counted *before* its password is hashed (one atomic increment per counter), so
+//!   parallel guesses see each other: a burst gets no more hashes than a sequence. A success, or a
+//!   check that could not run, takes its count back;
+//! - the account is the user the name resolves to, so a login by username and one by email, and
+//!   the current-password checks of change-password and deletion, share one count;
 //! - from the second failure of a pair the next attempt from that pair waits, doubling each time;
 //! - `max_failures` failures of a pair, or `4 × max_failures` from one IP, refuse every attempt from
 //!   it with 429 until its window ends, whatever the password;
@@ -15,9 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
-use crate::ports::{RateLimitStore, WindowCount};
+use crate::ports::{PasswordHasher, Pause, RateLimitStore, WindowCount};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottlePolicy {
@@ -36,9 +42,23 @@ impl ThrottlePolicy {
 const FIRST_DELAY_MS: u64 = 250;
 const MAX_DELAY_MS: u64 = 4_000;
 
-pub struct LoginThrottle {
-    store: Arc<dyn RateLimitStore>,
-    policy: ThrottlePolicy,
+/// Whose password is being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account<'a> {
+    /// An existing user, however it was named.
+    User { namespace: &'a str, id: Uuid },
+    /// A login name (its normalized key) that resolves to no user: still counted, so unknown
+    /// names behave exactly like known ones.
+    Unknown { namespace: &'a str, name: &'a str },
+}
+
+impl<'a> Account<'a> {
+    pub fn of(user: &'a crate::model::User) -> Self {
+        Account::User {
+            namespace: &user.namespace,
+            id: user.id,
+        }
+    }
 }
 
 struct Keys {
@@ -47,10 +67,14 @@ struct Keys {
     ip: String,
 }
 
-fn keys(namespace: &str, login: &str, ip: &str) -> Keys {
-    // Lowercased: `Alice` and `alice` are one account. Hashed, because both strings come from the
-    // request body unchecked: a key of fixed size keeps a flood of huge names from filling the store.
-    let digest = Sha256::digest(format!("{namespace}\0{}", login.to_lowercase()));
+fn keys(account: Account<'_>, ip: &str) -> Keys {
+    // Hashed, because names come from the request body unchecked: a key of fixed size keeps a
+    // flood of huge names from filling the store.
+    let id = match account {
+        Account::User { namespace, id } => format!("{namespace}\0user\0{id}"),
+        Account::Unknown { namespace, name } => format!("{namespace}\0name\0{name}"),
+    };
+    let digest = Sha256::digest(id);
     let account = format!("login:acct:{}", hex::encode(&digest[..16]));
     Keys {
         pair: format!("{account}|{ip}"),
@@ -65,44 +89,107 @@ fn refused(w: WindowCount) -> DomainError {
     }
 }
 
+pub struct LoginThrottle {
+    store: Arc<dyn RateLimitStore>,
+    pause: Arc<dyn Pause>,
+    policy: ThrottlePolicy,
+}
+
+/// An attempt counted in advance, until its outcome is known.
+struct Reserved(Keys);
+
 impl LoginThrottle {
-    pub fn new(store: Arc<dyn RateLimitStore>, policy: ThrottlePolicy) -> Self {
-        Self { store, policy }
+    pub fn new(
+        store: Arc<dyn RateLimitStore>,
+        pause: Arc<dyn Pause>,
+        policy: ThrottlePolicy,
+    ) -> Self {
+        Self {
+            store,
+            pause,
+            policy,
+        }
     }
 
-    /// Before the password is looked at: refused (429), or how long to wait first.
-    pub async fn check(&self, namespace: &str, login: &str, ip: &str) -> DomainResult<Duration> {
-        let k = keys(namespace, login, ip);
-        let by_ip = self.store.peek(&k.ip).await?;
-        if by_ip.count >= self.policy.max_ip_failures() {
-            return Err(refused(by_ip));
-        }
-        let pair = self.store.peek(&k.pair).await?;
-        if pair.count >= self.policy.max_failures {
-            return Err(refused(pair));
-        }
-        if pair.count > 0 {
-            let account = self.store.peek(&k.account).await?;
-            if account.count >= self.policy.max_failures {
-                return Err(refused(account.min_reset(pair)));
+    /// Checks `password` against `hash` for `account` from address `ip`, under the throttle: the
+    /// attempt is counted first; refused (429) without hashing when over a limit; otherwise it waits
+    /// its delay, the hash is checked, and the count stays only if the password was wrong.
+    pub async fn verify(
+        &self,
+        hasher: &dyn PasswordHasher,
+        account: Account<'_>,
+        ip: &str,
+        password: &str,
+        hash: Option<&str>,
+    ) -> DomainResult<bool> {
+        let reserved = self.reserve(keys(account, ip)).await?;
+        let checked = hasher.verify(password, hash).await;
+        match checked {
+            Ok(false) => {}
+            // Right: forget the pair's failures and take back this attempt. Not the account's
+            // failures: a success from one place says nothing about guesses from elsewhere.
+            Ok(true) => {
+                let k = &reserved.0;
+                self.store.clear(&k.pair).await?;
+                self.store.undo(&k.account).await?;
+                self.store.undo(&k.ip).await?;
             }
+            // The check did not happen (the hashing line was full): nothing was tried.
+            Err(_) => self.release(&reserved).await?,
         }
-        Ok(delay(pair.count))
+        checked
     }
 
-    pub async fn record_failure(&self, namespace: &str, login: &str, ip: &str) -> DomainResult<()> {
-        let k = keys(namespace, login, ip);
+    async fn reserve(&self, k: Keys) -> DomainResult<Reserved> {
         let window = self.policy.cooldown_secs.max(1);
+        // Each count includes this attempt and every one in flight beside it.
+        let by_ip = self.store.hit(&k.ip, window).await?;
+        let pair = self.store.hit(&k.pair, window).await?;
+        let account = self.store.hit(&k.account, window).await?;
+        let reserved = Reserved(k);
+        let failed_before = pair.count.saturating_sub(1);
+        let refusal = if by_ip.count > self.policy.max_ip_failures() {
+            Some(by_ip)
+        } else if pair.count > self.policy.max_failures {
+            Some(pair)
+        } else if failed_before > 0 && account.count > self.policy.max_failures {
+            Some(account.min_reset(pair))
+        } else {
+            None
+        };
+        if let Some(w) = refusal {
+            // A refused attempt checks nothing, so it is not a failure.
+            self.release(&reserved).await?;
+            return Err(refused(w));
+        }
+        let wait = delay(failed_before);
+        if !wait.is_zero() {
+            self.pause.pause(wait).await;
+        }
+        Ok(reserved)
+    }
+
+    async fn release(&self, reserved: &Reserved) -> DomainResult<()> {
+        let k = &reserved.0;
         for key in [&k.account, &k.pair, &k.ip] {
-            self.store.hit(key, window).await?;
+            self.store.undo(key).await?;
         }
         Ok(())
     }
+}
 
-    /// A successful login forgets the pair's failures, not the account's: a success from one place
-    /// says nothing about guesses from elsewhere.
-    pub async fn record_success(&self, namespace: &str, login: &str, ip: &str) -> DomainResult<()> {
-        self.store.clear(&keys(namespace, login, ip).pair).await
+/// A password check, throttled when a throttle is configured (`rate_limit.enabled`).
+pub(crate) async fn check_password(
+    throttle: Option<&LoginThrottle>,
+    hasher: &dyn PasswordHasher,
+    account: Account<'_>,
+    ip: &str,
+    password: &str,
+    hash: Option<&str>,
+) -> DomainResult<bool> {
+    match throttle {
+        Some(t) => t.verify(hasher, account, ip, password, hash).await,
+        None => hasher.verify(password, hash).await,
     }
 }
 

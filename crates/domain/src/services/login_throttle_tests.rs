@@ -1,61 +1,68 @@
-//! The login throttle's policy against an in-test store.
+//! The login throttle's policy against in-test counters and a hasher that counts its checks.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
 
 use super::login_throttle::delay;
-use super::{LoginThrottle, ThrottlePolicy};
+use super::test_support::{rate_limited, throttle};
+use super::{Account, LoginThrottle};
 use crate::error::{DomainError, DomainResult};
-use crate::ports::{RateLimitStore, WindowCount};
+use crate::model::Password;
+use crate::ports::PasswordHasher;
 
-/// Counters without time: the windows' ends are the store adapters' business, tested there.
+const RIGHT: &str = "the-right-password";
+
+/// Right only for `RIGHT`; counts the checks it ran. With a gate, each check waits for a permit,
+/// so a test can hold many checks in flight at once.
 #[derive(Default)]
-struct Counters(Mutex<HashMap<String, u64>>);
-
-const RESET: u64 = 600;
+struct CountingHasher {
+    checks: AtomicU64,
+    gate: Option<Arc<Semaphore>>,
+    unavailable: bool,
+}
 
 #[async_trait]
-impl RateLimitStore for Counters {
-    async fn hit(&self, key: &str, _window: u64) -> DomainResult<WindowCount> {
-        let mut m = self.0.lock().expect("lock");
-        let c = m.entry(key.to_owned()).or_default();
-        *c += 1;
-        Ok(WindowCount {
-            count: *c,
-            reset_after_secs: RESET,
-        })
+impl PasswordHasher for CountingHasher {
+    async fn hash(&self, _password: &Password) -> DomainResult<String> {
+        Ok(String::new())
     }
-    async fn peek(&self, key: &str) -> DomainResult<WindowCount> {
-        let m = self.0.lock().expect("lock");
-        Ok(WindowCount {
-            count: m.get(key).copied().unwrap_or(0),
-            reset_after_secs: RESET,
-        })
+    async fn verify(&self, password: &str, _hash: Option<&str>) -> DomainResult<bool> {
+        if self.unavailable {
+            return Err(DomainError::Unavailable {
+                retry_after_secs: 1,
+            });
+        }
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        if let Some(gate) = &self.gate {
+            let _permit = gate.acquire().await.expect("gate open");
+        }
+        Ok(password == RIGHT)
     }
-    async fn clear(&self, key: &str) -> DomainResult<()> {
-        self.0.lock().expect("lock").remove(key);
-        Ok(())
+    fn needs_rehash(&self, _hash: &str) -> bool {
+        false
     }
 }
 
-fn throttle() -> LoginThrottle {
-    LoginThrottle::new(
-        Arc::new(Counters::default()),
-        ThrottlePolicy {
-            max_failures: 5,
-            cooldown_secs: 900,
-        },
-    )
+fn alice() -> Account<'static> {
+    Account::User {
+        namespace: "shop",
+        id: Uuid::from_u128(0xa11ce),
+    }
 }
 
-fn refused(r: DomainResult<Duration>) {
-    match r {
-        Err(DomainError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, RESET),
-        other => panic!("expected RateLimited, got {other:?}"),
-    }
+async fn attempt(
+    t: &LoginThrottle,
+    h: &CountingHasher,
+    account: Account<'_>,
+    ip: &str,
+    password: &str,
+) -> DomainResult<bool> {
+    t.verify(h, account, ip, password, Some("stored")).await
 }
 
 #[test]
@@ -66,63 +73,135 @@ fn the_delay_escalates_and_is_bounded() {
 }
 
 #[tokio::test]
-async fn a_pair_is_slowed_then_refused_and_case_does_not_help() -> DomainResult<()> {
-    let t = throttle();
-    for i in 0..5u64 {
-        assert_eq!(t.check("shop", "Alice", "1.1.1.1").await?, delay(i));
-        t.record_failure(
-            "shop",
-            if i % 2 == 0 { "alice" } else { "ALICE" },
-            "1.1.1.1",
-        )
-        .await?;
+async fn a_pair_is_slowed_then_refused_without_hashing_even_with_the_right_password()
+-> DomainResult<()> {
+    let (t, _, pauses) = throttle();
+    let h = CountingHasher::default();
+    for _ in 0..5 {
+        assert!(!attempt(&t, &h, alice(), "1.1.1.1", "wrong").await?);
     }
-    refused(t.check("shop", "alice", "1.1.1.1").await);
-    // Another namespace's alice is another account.
-    assert_eq!(t.check("other", "alice", "1.1.1.1").await?, Duration::ZERO);
+    // No wait for the first two attempts, then 250 ms doubling.
+    assert_eq!(
+        *pauses.0.lock().expect("lock"),
+        [250, 500, 1000].map(Duration::from_millis)
+    );
+    rate_limited(attempt(&t, &h, alice(), "1.1.1.1", RIGHT).await);
+    assert_eq!(
+        h.checks.load(Ordering::SeqCst),
+        5,
+        "the refused attempt hashed nothing"
+    );
+    // Another namespace's account is another count.
+    let other = Account::User {
+        namespace: "other",
+        id: Uuid::from_u128(0xa11ce),
+    };
+    assert!(attempt(&t, &h, other, "1.1.1.1", RIGHT).await?);
     Ok(())
+}
+
+/// Finding 9.3: 40 guesses in flight at once get exactly as many hashes as 40 in a row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_get_no_more_hashes_than_a_sequence() {
+    let (t, counters, _) = throttle();
+    let gate = Arc::new(Semaphore::new(0));
+    let h = Arc::new(CountingHasher {
+        gate: Some(gate.clone()),
+        ..Default::default()
+    });
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (t, h) = (t.clone(), h.clone());
+            tokio::spawn(
+                async move { attempt(&t, &h, alice(), "6.6.6.6", &format!("guess-{i}")).await },
+            )
+        })
+        .collect();
+    // Wait until every attempt has either been refused or is inside its hash.
+    loop {
+        let refused = tasks.iter().filter(|t| t.is_finished()).count() as u64;
+        if refused + h.checks.load(Ordering::SeqCst) == 40 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    gate.add_permits(40);
+    let mut answers = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(false) => answers.0 += 1,
+            Err(DomainError::RateLimited { .. }) => answers.1 += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(answers, (5, 35));
+    assert_eq!(h.checks.load(Ordering::SeqCst), 5);
+    // Refused attempts were taken back: the counts are the five failures.
+    assert_eq!(counters.total("login:ip:"), 5);
 }
 
 #[tokio::test]
 async fn an_attacked_account_stays_open_to_addresses_that_never_failed_on_it() -> DomainResult<()> {
-    let t = throttle();
+    let (t, _, _) = throttle();
+    let h = CountingHasher::default();
     // Five attackers, one failure each: the account is now under attack.
     for n in 1..=5 {
-        t.record_failure("shop", "alice", &format!("6.6.6.{n}"))
-            .await?;
+        assert!(!attempt(&t, &h, alice(), &format!("6.6.6.{n}"), "wrong").await?);
     }
-    refused(t.check("shop", "alice", "6.6.6.1").await);
-    // The real user from a clean address is let in, without delay.
-    assert_eq!(t.check("shop", "alice", "10.0.0.7").await?, Duration::ZERO);
+    rate_limited(attempt(&t, &h, alice(), "6.6.6.1", RIGHT).await);
+    // The real user from a clean address is let in.
+    assert!(attempt(&t, &h, alice(), "10.0.0.7", RIGHT).await?);
     // After one failure there, that address is treated like the attackers' until the window ends.
-    t.record_failure("shop", "alice", "10.0.0.7").await?;
-    refused(t.check("shop", "alice", "10.0.0.7").await);
+    assert!(!attempt(&t, &h, alice(), "10.0.0.8", "typo").await?);
+    rate_limited(attempt(&t, &h, alice(), "10.0.0.8", RIGHT).await);
     Ok(())
 }
 
 #[tokio::test]
-async fn success_forgets_the_pair_only() -> DomainResult<()> {
-    let t = throttle();
+async fn success_forgets_the_pair_only_and_takes_back_its_own_count() -> DomainResult<()> {
+    let (t, counters, pauses) = throttle();
+    let h = CountingHasher::default();
     for _ in 0..3 {
-        t.record_failure("shop", "alice", "1.1.1.1").await?;
+        assert!(!attempt(&t, &h, alice(), "1.1.1.1", "wrong").await?);
     }
-    assert_eq!(t.check("shop", "alice", "1.1.1.1").await?, delay(3));
-    t.record_success("shop", "alice", "1.1.1.1").await?;
-    assert_eq!(t.check("shop", "alice", "1.1.1.1").await?, Duration::ZERO);
+    assert!(attempt(&t, &h, alice(), "1.1.1.1", RIGHT).await?);
+    // The pair starts over (no delay next time); the account keeps its three failures.
+    pauses.0.lock().expect("lock").clear();
+    assert!(!attempt(&t, &h, alice(), "1.1.1.1", "wrong").await?);
+    assert!(pauses.0.lock().expect("lock").is_empty());
+    assert_eq!(counters.total("login:ip:"), 4);
     Ok(())
+}
+
+#[tokio::test]
+async fn a_check_that_could_not_run_is_not_counted() {
+    let (t, counters, _) = throttle();
+    let h = CountingHasher {
+        unavailable: true,
+        ..Default::default()
+    };
+    for _ in 0..10 {
+        assert!(matches!(
+            attempt(&t, &h, alice(), "1.1.1.1", "wrong").await,
+            Err(DomainError::Unavailable { .. })
+        ));
+    }
+    assert_eq!(counters.total("login:"), 0);
 }
 
 #[tokio::test]
 async fn an_address_spraying_many_accounts_is_refused_everywhere() -> DomainResult<()> {
-    let t = throttle();
+    let (t, _, _) = throttle();
+    let h = CountingHasher::default();
     for n in 0..20 {
-        t.record_failure("shop", &format!("user{n}"), "9.9.9.9")
-            .await?;
+        let name = format!("user{n}");
+        let account = Account::Unknown {
+            namespace: "shop",
+            name: &name,
+        };
+        assert!(!attempt(&t, &h, account, "9.9.9.9", "wrong").await?);
     }
-    refused(t.check("shop", "fresh-account", "9.9.9.9").await);
-    assert_eq!(
-        t.check("shop", "fresh-account", "9.9.9.8").await?,
-        Duration::ZERO
-    );
+    rate_limited(attempt(&t, &h, alice(), "9.9.9.9", RIGHT).await);
+    assert!(attempt(&t, &h, alice(), "9.9.9.8", RIGHT).await?);
     Ok(())
 }

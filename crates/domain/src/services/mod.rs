@@ -18,7 +18,7 @@ pub use auth::{AuthPolicy, AuthService, Registration, new_user};
 pub use avatars::AvatarService;
 pub use credits::CreditService;
 pub use idempotency::{Begin, IdempotencyService, fingerprint};
-pub use login_throttle::{LoginThrottle, ThrottlePolicy};
+pub use login_throttle::{Account, LoginThrottle, ThrottlePolicy};
 pub use namespaces::{NamespaceService, NewNamespace};
 pub use profile::ProfileService;
 pub use sessions::SessionService;

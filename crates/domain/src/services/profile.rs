@@ -5,12 +5,14 @@ use std::sync::Arc;
 use crate::error::{DomainError, DomainResult};
 use crate::model::{ProfileChanges, User, UserChanges};
 use crate::ports::{Clock, PasswordHasher, RefreshTokenRepository, UserRepository};
+use crate::services::login_throttle::{Account, LoginThrottle, check_password};
 
 pub struct ProfileService {
     users: Arc<dyn UserRepository>,
     refresh_tokens: Arc<dyn RefreshTokenRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
+    throttle: Option<Arc<LoginThrottle>>,
 }
 
 impl ProfileService {
@@ -25,7 +27,14 @@ impl ProfileService {
             refresh_tokens,
             hasher,
             clock,
+            throttle: None,
         }
+    }
+
+    /// Puts the password confirmation of `delete` under the brute-force throttle.
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
+        self.throttle = Some(throttle);
+        self
     }
 
     /// Changes the named profile fields of the caller's account, and nothing else: a deactivation,
@@ -43,12 +52,18 @@ impl ProfileService {
             .ok_or(DomainError::UserNotFound)
     }
 
-    /// Soft-deletes the caller after confirming the password: data is kept, every token dies.
-    pub async fn delete(&self, user: &User, password: &str) -> DomainResult<()> {
-        if !self
-            .hasher
-            .verify(password, user.password_hash.as_deref())
-            .await?
+    /// Soft-deletes the caller after confirming the password (throttled like a login of the
+    /// account from `ip`): data is kept, every token dies.
+    pub async fn delete(&self, user: &User, password: &str, ip: &str) -> DomainResult<()> {
+        if !check_password(
+            self.throttle.as_deref(),
+            self.hasher.as_ref(),
+            Account::of(user),
+            ip,
+            password,
+            user.password_hash.as_deref(),
+        )
+        .await?
         {
             return Err(DomainError::WrongPassword);
         }

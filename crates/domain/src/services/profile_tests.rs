@@ -269,7 +269,7 @@ async fn delete_with_a_wrong_password_is_wrong_password_and_writes_nothing() {
     p.users.expect_update().never();
     p.refresh_tokens.expect_revoke_all_for_user().never();
     p.refresh_tokens.expect_revoke_family().never();
-    let result = p.service().delete(&user(), "not-the-password").await;
+    let result = p.service().delete(&user(), "not-the-password", IP).await;
     assert!(
         matches!(result, Err(DomainError::WrongPassword)),
         "{result:?}"
@@ -296,7 +296,7 @@ async fn delete_with_the_right_password_soft_deletes_and_revokes_every_refresh_t
         .times(1)
         .returning(|_, _| Ok(()));
     p.service()
-        .delete(&user(), "the-password")
+        .delete(&user(), "the-password", IP)
         .await
         .expect("deleted");
 }
@@ -450,4 +450,24 @@ fn validate_names_extra_for_a_bad_key_with_a_value() {
         !fields.is_empty() && fields.iter().all(|f| f == "extra"),
         "{fields:?}"
     );
+}
+
+/// Finding 9.3: the password that confirms a deletion is checked under the login throttle: once the
+/// account's pair is locked, even the right password is refused without hashing.
+#[tokio::test]
+async fn delete_checks_the_password_under_the_login_throttle() {
+    let (throttle, _, _) = throttle();
+    let mut p = Ports::new();
+    p.hasher
+        .expect_verify()
+        .times(5)
+        .returning(|_, _| Ok(false));
+    p.users.expect_soft_delete().never();
+    p.refresh_tokens.expect_revoke_all_for_user().never();
+    let svc = p.service().with_throttle(throttle);
+    for _ in 0..5 {
+        let r = svc.delete(&user(), "not-the-password", IP).await;
+        assert!(matches!(r, Err(DomainError::WrongPassword)), "{r:?}");
+    }
+    rate_limited(svc.delete(&user(), "the-password", IP).await);
 }

@@ -7,12 +7,17 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::error::{DomainError, FieldError};
+use async_trait::async_trait;
+
+use crate::error::{DomainError, DomainResult, FieldError};
 use crate::model::{Namespace, Principal, User};
-use crate::ports::{MockClock, MockIdGenerator};
+use crate::ports::{MockClock, MockIdGenerator, Pause, RateLimitStore, WindowCount};
+use crate::services::{LoginThrottle, ThrottlePolicy};
 use crate::tokens::AccessTokens;
 
 pub const NS: &str = "shop";
+/// The client address of every request in the service tests.
+pub const IP: &str = "203.0.113.9";
 pub const OTHER_NS: &str = "other-shop";
 pub const STORED_HASH: &str = "$2b$12$stored.hash.of.the.right.password";
 pub const ACCESS_TTL: u64 = 900;
@@ -170,5 +175,87 @@ impl<T: Clone> Recorder<T> {
         let all = self.0.lock().expect("recorder lock");
         assert_eq!(all.len(), 1, "expected exactly one recorded call");
         all[0].clone()
+    }
+}
+
+/// Rate-limit counters without time: the windows' ends are the store adapters' business, tested there.
+#[derive(Default)]
+pub struct Counters(Mutex<std::collections::HashMap<String, u64>>);
+
+/// Every window of `Counters` ends this many seconds from now.
+pub const RESET: u64 = 600;
+
+impl Counters {
+    /// The sum of every counter whose key starts with `prefix`.
+    pub fn total(&self, prefix: &str) -> u64 {
+        let m = self.0.lock().expect("lock");
+        m.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for Counters {
+    async fn hit(&self, key: &str, _window: u64) -> DomainResult<WindowCount> {
+        let mut m = self.0.lock().expect("lock");
+        let c = m.entry(key.to_owned()).or_default();
+        *c += 1;
+        Ok(WindowCount {
+            count: *c,
+            reset_after_secs: RESET,
+        })
+    }
+    async fn peek(&self, key: &str) -> DomainResult<WindowCount> {
+        let m = self.0.lock().expect("lock");
+        Ok(WindowCount {
+            count: m.get(key).copied().unwrap_or(0),
+            reset_after_secs: RESET,
+        })
+    }
+    async fn clear(&self, key: &str) -> DomainResult<()> {
+        self.0.lock().expect("lock").remove(key);
+        Ok(())
+    }
+    async fn undo(&self, key: &str) -> DomainResult<()> {
+        if let Some(c) = self.0.lock().expect("lock").get_mut(key) {
+            *c = c.saturating_sub(1);
+        }
+        Ok(())
+    }
+}
+
+/// Records the throttle's delays instead of spending them.
+#[derive(Default)]
+pub struct RecordedPauses(pub Mutex<Vec<std::time::Duration>>);
+
+#[async_trait]
+impl Pause for RecordedPauses {
+    async fn pause(&self, duration: std::time::Duration) {
+        self.0.lock().expect("lock").push(duration);
+    }
+}
+
+/// A throttle of 5 failures over `Counters`, and what it counted and paused.
+pub fn throttle() -> (Arc<LoginThrottle>, Arc<Counters>, Arc<RecordedPauses>) {
+    let counters = Arc::new(Counters::default());
+    let pauses = Arc::new(RecordedPauses::default());
+    let t = LoginThrottle::new(
+        counters.clone(),
+        pauses.clone(),
+        ThrottlePolicy {
+            max_failures: 5,
+            cooldown_secs: 900,
+        },
+    );
+    (Arc::new(t), counters, pauses)
+}
+
+/// Panics unless `result` is the throttle's 429.
+pub fn rate_limited<T: std::fmt::Debug>(result: Result<T, DomainError>) {
+    match result {
+        Err(DomainError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, RESET),
+        other => panic!("expected RateLimited, got {other:?}"),
     }
 }

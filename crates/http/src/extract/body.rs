@@ -5,11 +5,16 @@
 
 use std::ops::{Deref, DerefMut};
 
-use actix_web::dev::Payload;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, mime, web};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, mime, web};
 use futures_util::future::LocalBoxFuture;
+use futures_util::{StreamExt, stream};
 use serde::de::DeserializeOwned;
 use user_service_domain::{DomainError, FieldError};
 
@@ -42,8 +47,8 @@ impl<T> DerefMut for Json<T> {
     }
 }
 
-fn is_json(req: &HttpRequest) -> bool {
-    matches!(req.mime_type(), Ok(Some(m)) if m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+fn request_is_json(req: &HttpRequest) -> bool {
+    matches!(req.mime_type(), Ok(Some(m)) if is_json(&m))
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
@@ -51,7 +56,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = is_json(req);
+        let json = request_is_json(req);
         // The app's `PayloadConfig` bounds the body at `JSON_LIMIT_BYTES`.
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
@@ -106,7 +111,7 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(JSON_LIMIT_BYTES)
         .content_type_required(true)
-        .content_type(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+        .content_type(|m| is_json(&m))
         .error_handler(|err, _req| match err {
             JsonPayloadError::ContentType => InternalError::from_response(
                 err,
@@ -115,6 +120,61 @@ pub fn json_config() -> web::JsonConfig {
             .into(),
             other => ApiError(json_error(other)).into(),
         })
+}
+
+fn is_json(mime: &mime::Mime) -> bool {
+    mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON)
+}
+
+/// A JSON body must be an object. serde reads a struct from an array as well (`[null, null]` sets
+/// its first two fields), which no client means and the document does not allow; so a body whose
+/// first byte after whitespace opens an array is refused before any extractor reads it. The bytes
+/// looked at are put back in front of the rest of the body.
+pub async fn json_objects_only(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| is_json(&m));
+    if !json {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let mut payload = req.take_payload();
+    let mut head = BytesMut::new();
+    let mut failed = None;
+    let first = loop {
+        match payload.next().await {
+            Some(Ok(chunk)) => {
+                head.extend_from_slice(&chunk);
+                if let Some(b) = head.iter().find(|b| !b.is_ascii_whitespace()) {
+                    break Some(*b);
+                }
+                if head.len() > JSON_LIMIT_BYTES {
+                    return Ok(req.error_response(ApiError(DomainError::PayloadTooLarge)));
+                }
+            }
+            Some(Err(e)) => {
+                failed = Some(e);
+                break None;
+            }
+            None => break None,
+        }
+    };
+    if first == Some(b'[') {
+        let e = DomainError::field("body", "must be a JSON object");
+        return Ok(req.error_response(ApiError(e)));
+    }
+    // What was read, then a read error if there was one (the extractor reports it), then the rest.
+    let replay =
+        stream::iter([Ok(Bytes::from(head))].into_iter().chain(failed.map(Err))).chain(payload);
+    req.set_payload(Payload::Stream {
+        payload: Box::pin(replay),
+    });
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 pub fn query_config() -> web::QueryConfig {

@@ -6,6 +6,6 @@ mod page;
 mod principal;
 
 pub use authenticated::Authenticated;
-pub use body::{JSON_LIMIT_BYTES, Json, json_config, path_config, query_config};
+pub use body::{JSON_LIMIT_BYTES, Json, json_config, json_objects_only, path_config, query_config};
 pub use page::PageQuery;
 pub use principal::{Caller, CurrentUser};

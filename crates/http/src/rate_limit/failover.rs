@@ -87,6 +87,11 @@ impl RateLimitStore for FailoverStore {
         let primary = self.primary.clear(key).await;
         self.either(primary, self.fallback.clear(key)).await
     }
+
+    async fn undo(&self, key: &str) -> DomainResult<()> {
+        let primary = self.primary.undo(key).await;
+        self.either(primary, self.fallback.undo(key)).await
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +126,9 @@ mod tests {
             }
         }
         async fn clear(&self, _key: &str) -> DomainResult<()> {
+            Ok(())
+        }
+        async fn undo(&self, _key: &str) -> DomainResult<()> {
             Ok(())
         }
     }

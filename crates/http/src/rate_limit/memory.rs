@@ -122,6 +122,17 @@ impl RateLimitStore for MemoryStore {
         Ok(self.peek_at(key, self.clock.now()))
     }
 
+    async fn undo(&self, key: &str) -> DomainResult<()> {
+        let now = self.clock.now();
+        let mut map = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = map.get_mut(key)
+            && e.expires > now
+        {
+            e.count = e.count.saturating_sub(1);
+        }
+        Ok(())
+    }
+
     async fn clear(&self, key: &str) -> DomainResult<()> {
         self.shard(key)
             .lock()
@@ -153,6 +164,21 @@ mod tests {
         let fresh = s.hit_at("k", w, t0 + w);
         assert_eq!((fresh.count, fresh.reset_after_secs), (1, 60));
         assert_eq!(s.hit_at("other", w, t0).count, 1);
+    }
+
+    #[actix_web::test]
+    async fn undo_takes_back_one_hit_and_never_goes_below_zero() -> DomainResult<()> {
+        let s = store(1000);
+        s.hit("k", 60).await?;
+        s.hit("k", 60).await?;
+        s.undo("k").await?;
+        assert_eq!(s.peek("k").await?.count, 1);
+        s.undo("k").await?;
+        s.undo("k").await?;
+        s.undo("absent").await?;
+        assert_eq!(s.peek("k").await?.count, 0);
+        assert_eq!(s.hit("k", 60).await?.count, 1);
+        Ok(())
     }
 
     #[test]

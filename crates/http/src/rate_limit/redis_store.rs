@@ -36,11 +36,18 @@ if ttl < 0 then ttl = 0 end
 return {tonumber(c), ttl}
 ";
 
+const UNDO: &str = r"
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c > 0 then c = redis.call('DECR', KEYS[1]) end
+return {c, 0}
+";
+
 pub struct RedisStore {
     client: redis::Client,
     prefix: String,
     hit: redis::Script,
     peek: redis::Script,
+    undo: redis::Script,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     last_failure: Mutex<Option<Instant>>,
 }
@@ -57,6 +64,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             hit: redis::Script::new(HIT),
             peek: redis::Script::new(PEEK),
+            undo: redis::Script::new(UNDO),
             conn: tokio::sync::Mutex::new(None),
             last_failure: Mutex::new(None),
         })
@@ -129,6 +137,10 @@ impl RateLimitStore for RedisStore {
             count,
             reset_after_secs,
         })
+    }
+
+    async fn undo(&self, key: &str) -> DomainResult<()> {
+        self.run(&self.undo, key, 0).await.map(|_| ())
     }
 
     async fn clear(&self, key: &str) -> DomainResult<()> {

@@ -15,6 +15,7 @@ use crate::extract::CurrentUser;
 use crate::extract::Json;
 use crate::rate_limit::ClientIp;
 use crate::render::{self, TokenResponse, UserView};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,14 +30,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
+    #[schema(schema_with = schema::namespace_slug)]
     pub namespace: String,
+    #[schema(schema_with = schema::username)]
     pub username: String,
+    #[schema(schema_with = schema::password)]
     pub password: String,
+    #[schema(schema_with = schema::email_nullable)]
     pub email: Option<String>,
+    #[schema(schema_with = schema::full_name_nullable)]
     pub full_name: Option<String>,
+    #[schema(schema_with = schema::person_name_nullable)]
     pub first_name: Option<String>,
+    #[schema(schema_with = schema::person_name_nullable)]
     pub last_name: Option<String>,
+    #[schema(schema_with = schema::phone_nullable)]
     pub phone: Option<String>,
+    #[schema(schema_with = schema::extra)]
     pub extra: Option<BTreeMap<String, String>>,
 }
 
@@ -99,9 +109,11 @@ pub async fn register(
     ))
 }
 
+/// The account is named by `username` or by `email`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    #[schema(schema_with = schema::namespace_slug)]
     pub namespace: String,
     /// Either `username` or `email`.
     pub username: Option<String>,
@@ -129,25 +141,9 @@ pub async fn login(
             return Err(DomainError::field("username", "username or email is required").into());
         }
     };
-    let login_key = name.key().to_owned();
-    // Who is throttled and for how long is the domain's `LoginThrottle`; here it is only applied.
-    let throttle = state.login_throttle.as_ref();
-    if let Some(t) = throttle {
-        let wait = t.check(&namespace, &login_key, &ip.0).await?;
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-    let result = state.auth.login(&namespace, name, &password).await;
-    state.metrics.login(result.is_ok());
-    if let Some(t) = throttle {
-        match &result {
-            Ok(_) => t.record_success(&namespace, &login_key, &ip.0).await?,
-            Err(DomainError::InvalidCredentials) => {
-                t.record_failure(&namespace, &login_key, &ip.0).await?
-            }
-            Err(_) => {}
-        }
+    let result = state.auth.login(&namespace, name, &password, &ip.0).await;
+    if matches!(&result, Ok(_) | Err(DomainError::InvalidCredentials)) {
+        state.metrics.login(result.is_ok());
     }
     Ok(render::tokens(StatusCode::OK, TokenResponse::from(result?)))
 }
@@ -189,6 +185,7 @@ pub async fn logout_all(state: web::Data<AppState>, user: CurrentUser) -> ApiRes
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordBody {
     pub current_password: String,
+    #[schema(schema_with = schema::password)]
     pub new_password: String,
 }
 
@@ -198,6 +195,7 @@ pub struct ChangePasswordBody {
 pub async fn change_password(
     state: web::Data<AppState>,
     user: CurrentUser,
+    ip: ClientIp,
     body: Json<ChangePasswordBody>,
 ) -> ApiResult<HttpResponse> {
     let mut checks = Checks::new();
@@ -206,7 +204,7 @@ pub async fn change_password(
     let new = new.ok_or_else(|| DomainError::field("new_password", "is invalid"))?;
     let pair = state
         .auth
-        .change_password(&user.0, &body.current_password, new)
+        .change_password(&user.0, &body.current_password, new, &ip.0)
         .await?;
     Ok(render::tokens(StatusCode::OK, TokenResponse::from(pair)))
 }

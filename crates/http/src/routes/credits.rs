@@ -13,6 +13,7 @@ use crate::extract::Json;
 use crate::extract::{Authenticated, PageQuery};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -73,25 +74,27 @@ impl From<CreditTransaction> for TransactionView {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumeBody {
-    #[schema(value_type = f64)]
+    #[schema(schema_with = schema::amount)]
     pub amount: Credits,
+    #[schema(schema_with = schema::text_1000)]
     pub description: Option<String>,
-    /// A positive integer.
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = schema::id_nullable)]
     pub usage_record_id: Option<serde_json::Number>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RechargeBody {
-    #[schema(value_type = f64)]
+    #[schema(schema_with = schema::amount)]
     pub amount: Credits,
+    #[schema(schema_with = schema::text_1000)]
     pub description: Option<String>,
+    #[schema(schema_with = schema::reference_nullable)]
     pub reference_id: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/credits/consume", tag = "credits",
-    request_body = ConsumeBody, params(("user_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = ConsumeBody, params(("user_id" = Uuid, Path), schema::IdempotencyKeyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<TransactionView>),
               (status = 400, description = "`VALIDATION_ERROR` or `INSUFFICIENT_CREDITS`", body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -109,7 +112,7 @@ pub async fn consume(
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/credits/recharge", tag = "credits",
-    request_body = RechargeBody, params(("user_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = RechargeBody, params(("user_id" = Uuid, Path), schema::IdempotencyKeyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "`{\"data\": TransactionView}`; a used `reference_id` returns the original", body = Data<TransactionView>), (status = 409, body = ErrorBody)))]
 pub async fn recharge(
@@ -145,7 +148,7 @@ pub struct TransactionsQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/credits/transactions", tag = "credits",
-    params(("user_id" = Uuid, Path), ("transaction_type" = Option<String>, Query), PageQuery), security(("bearer" = []), ("api_key" = [])),
+    params(("user_id" = Uuid, Path), ("transaction_type" = Option<String>, Query, pattern = "^(consume|recharge)$"), PageQuery), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "newest first", body = Data<ListPage<TransactionView>>)))]
 pub async fn transactions(
     state: web::Data<AppState>,

@@ -10,7 +10,9 @@ use user_service_domain::model::{Change, Checks, ProfileInput};
 use crate::error::ApiResult;
 use crate::extract::CurrentUser;
 use crate::extract::Json;
+use crate::rate_limit::ClientIp;
 use crate::render::{self, Data, UserView};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -33,32 +35,33 @@ pub async fn get_me(user: CurrentUser) -> HttpResponse {
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeBody {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::email_nullable)]
     pub email: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::full_name_nullable)]
     pub full_name: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::person_name_nullable)]
     pub first_name: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::person_name_nullable)]
     pub last_name: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::phone_nullable)]
     pub phone: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
+    #[schema(schema_with = schema::extra_patch)]
     pub extra: Change<BTreeMap<String, Option<String>>>,
-    /// Cannot change here: present means 400.
+    // Cannot change here: present means 400 naming the field, so they are read but not documented
+    // (the document's `additionalProperties: false` refuses them too).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(ignore)]
     pub username: Option<serde_json::Value>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(ignore)]
     pub roles: Option<serde_json::Value>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(ignore)]
     pub namespace: Option<serde_json::Value>,
 }
 
@@ -105,11 +108,15 @@ pub struct DeleteMeBody {
 pub async fn delete_me(
     state: web::Data<AppState>,
     user: CurrentUser,
+    ip: ClientIp,
     body: Json<DeleteMeBody>,
 ) -> ApiResult<HttpResponse> {
     if body.password.is_empty() {
         return Err(DomainError::field("password", "is required").into());
     }
-    state.profiles.delete(&user.0, &body.password).await?;
+    state
+        .profiles
+        .delete(&user.0, &body.password, &ip.0)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,6 +9,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Json;
 use crate::extract::{Caller, PageQuery};
 use crate::render::{self, Data, ListPage, NamespaceView};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -25,8 +26,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct CreateNamespaceBody {
     /// The slug: 2-50 of a-z, 0-9, - and _.
+    #[schema(schema_with = schema::namespace_slug)]
     pub namespace: String,
+    #[schema(schema_with = schema::text_200)]
     pub name: Option<String>,
+    #[schema(schema_with = schema::text_2000)]
     pub description: Option<String>,
 }
 
@@ -95,6 +99,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/userspaces/{namespace}", tag = "namespaces",
+    params(("namespace" = String, Path, pattern = "^[a-z0-9][a-z0-9_-]{1,49}$")),
     security(("operator_key" = []), ("api_key" = [])),
     responses((status = 200, body = Data<NamespaceView>)))]
 pub async fn get(
@@ -107,6 +112,7 @@ pub async fn get(
 }
 
 #[utoipa::path(post, path = "/userspaces/{namespace}/api-key", tag = "namespaces",
+    params(("namespace" = String, Path, pattern = "^[a-z0-9][a-z0-9_-]{1,49}$")),
     security(("operator_key" = [])),
     responses((status = 200, body = Data<RotatedKey>)))]
 pub async fn rotate_key(

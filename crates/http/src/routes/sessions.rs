@@ -13,6 +13,7 @@ use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::extract::{Authenticated, PageQuery};
 use crate::render::{self, Data, ListPage};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -99,10 +100,12 @@ impl From<SessionMessage> for MessageView {
 #[serde(deny_unknown_fields)]
 pub struct CreateSessionBody {
     /// When present, must equal the user of the path.
+    #[schema(schema_with = schema::owner_nullable)]
     pub user_id: Option<String>,
+    #[schema(schema_with = schema::text_500)]
     pub title: Option<String>,
     /// A JSON object of at most 16 KiB.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = schema::metadata_nullable)]
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -110,6 +113,7 @@ pub struct CreateSessionBody {
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
     /// `active`, `completed`, `archived` or `error`.
+    #[schema(schema_with = schema::session_status)]
     pub status: String,
 }
 
@@ -117,16 +121,19 @@ pub struct StatusBody {
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
     /// `user`, `assistant`, `system` or `tool`.
+    #[schema(schema_with = schema::message_role)]
     pub role: String,
     /// At most 1 MiB.
+    #[schema(schema_with = schema::content)]
     pub content: String,
+    #[schema(schema_with = schema::message_type_nullable)]
     pub message_type: Option<String>,
     /// An integer from 0 to 9007199254740991 (2^53-1).
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = schema::count_nullable)]
     pub tokens_used: Option<serde_json::Number>,
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = schema::money_nullable)]
     pub cost_usd: Option<Credits>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = schema::metadata_nullable)]
     pub metadata: Option<serde_json::Value>,
 }
 

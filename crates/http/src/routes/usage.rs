@@ -15,6 +15,7 @@ use crate::extract::Json;
 use crate::extract::{Authenticated, PageQuery};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -36,28 +37,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct UsageBody {
     /// When present, must equal the user of the path.
+    #[schema(schema_with = schema::owner_nullable)]
     pub user_id: Option<String>,
+    #[schema(schema_with = schema::label_nullable)]
     pub session_id: Option<String>,
+    #[schema(schema_with = schema::text_2048)]
     pub endpoint: Option<String>,
+    #[schema(schema_with = schema::label, required = true)]
     pub event_type: Option<String>,
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = schema::money_nullable)]
     pub credits_charged: Option<Credits>,
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = schema::money_nullable)]
     pub cost_usd: Option<Credits>,
     /// An integer from 0 to 9007199254740991 (2^53-1).
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = schema::count_nullable)]
     pub tokens_used: Option<serde_json::Number>,
     /// An integer from 0 to 9007199254740991 (2^53-1).
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = schema::count_nullable)]
     pub prompt_tokens: Option<serde_json::Number>,
     /// An integer from 0 to 9007199254740991 (2^53-1).
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = schema::count_nullable)]
     pub completion_tokens: Option<serde_json::Number>,
+    #[schema(schema_with = schema::label_nullable)]
     pub model_name: Option<String>,
+    #[schema(schema_with = schema::label_nullable)]
     pub provider: Option<String>,
+    #[schema(schema_with = schema::label_nullable)]
     pub tool_name: Option<String>,
+    #[schema(schema_with = schema::label_nullable)]
     pub operation_name: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = schema::metadata_nullable)]
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -86,6 +95,7 @@ impl From<UsageBody> for UsageInput {
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
     /// 1-1000 records, stored all or none.
+    #[schema(min_items = 1, max_items = 1000)]
     pub records: Vec<UsageBody>,
 }
 
@@ -199,7 +209,7 @@ impl RangeQuery {
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/usage", tag = "usage", request_body = UsageBody,
-    params(("user_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("user_id" = Uuid, Path), schema::IdempotencyKeyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, body = Data<UsageView>),
               (status = 409, body = ErrorBody)))]
@@ -217,7 +227,7 @@ pub async fn record(
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/usage/batch", tag = "usage", request_body = BatchBody,
-    params(("user_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("user_id" = Uuid, Path), schema::IdempotencyKeyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, body = Data<BatchView>),
               (status = 409, body = ErrorBody)))]
@@ -241,7 +251,7 @@ pub async fn record_batch(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/usage", tag = "usage",
-    params(("user_id" = Uuid, Path), ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query), PageQuery),
+    params(("user_id" = Uuid, Path), ("start_date" = Option<DateTime<Utc>>, Query), ("end_date" = Option<DateTime<Utc>>, Query), PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "newest first", body = Data<ListPage<UsageView>>)))]
 pub async fn history(
@@ -256,7 +266,7 @@ pub async fn history(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/usage/stats", tag = "usage",
-    params(("user_id" = Uuid, Path), ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
+    params(("user_id" = Uuid, Path), ("start_date" = Option<DateTime<Utc>>, Query), ("end_date" = Option<DateTime<Utc>>, Query)),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<StatsView>)))]
 pub async fn stats(

@@ -12,6 +12,8 @@ use user_service_domain::model::{
 };
 use user_service_domain::ports::UserFilter;
 use user_service_domain::services::{NewUser, UserUpdate};
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
@@ -19,6 +21,7 @@ use crate::extract::Json;
 use crate::extract::{Caller, PageQuery};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage, UserView};
+use crate::schema;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -62,15 +65,24 @@ fn roles(checks: &mut Checks, raw: Option<Vec<String>>) -> Option<Vec<Role>> {
 #[serde(deny_unknown_fields)]
 pub struct CreateUserBody {
     /// Defaults to the email.
+    #[schema(schema_with = schema::username_or_empty)]
     pub username: Option<String>,
+    #[schema(schema_with = schema::email)]
     pub email: String,
     /// Without one the account cannot log in until a password is set.
+    #[schema(schema_with = schema::password_or_empty)]
     pub password: Option<String>,
+    #[schema(schema_with = schema::full_name_or_empty)]
     pub full_name: Option<String>,
+    #[schema(schema_with = schema::person_name_or_empty)]
     pub first_name: Option<String>,
+    #[schema(schema_with = schema::person_name_or_empty)]
     pub last_name: Option<String>,
+    #[schema(schema_with = schema::phone_or_empty)]
     pub phone: Option<String>,
+    #[schema(schema_with = schema::extra)]
     pub extra: Option<BTreeMap<String, String>>,
+    #[schema(schema_with = schema::roles)]
     pub roles: Option<Vec<String>>,
     /// When given, must be the caller's namespace (else 403).
     pub tenant_id: Option<String>,
@@ -128,6 +140,7 @@ pub async fn create(
 pub struct ListQuery {
     #[param(value_type = Option<bool>)]
     pub is_active: Option<String>,
+    #[param(schema_with = schema::role_filter)]
     pub role: Option<String>,
     /// `true` includes soft-deleted users.
     #[param(value_type = Option<bool>)]
@@ -176,14 +189,28 @@ pub async fn list(
     Ok(render::ok(ListPage::from_paged(users, UserView::from)))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub struct SearchParams {
-    /// 2-100 characters; `"quoted words"` match as a phrase.
-    pub q: Option<String>,
+    /// Required: absent reads as `""`, which is refused like any too-short query.
+    #[serde(default)]
+    pub q: String,
     #[serde(flatten)]
-    #[param(ignore)]
     pub page: PageQuery,
+}
+
+/// By hand: the derive drops `required` from a parameter whose schema is `schema_with`.
+impl utoipa::IntoParams for SearchParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("q")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::True)
+                .description(Some("`\"quoted words\"` match as a phrase"))
+                .schema(Some(schema::search_query()))
+                .build(),
+        ]
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/users/search", tag = "admin", params(SearchParams, PageQuery),
@@ -196,13 +223,14 @@ pub async fn search(
 ) -> ApiResult<HttpResponse> {
     let caller = principal(caller)?;
     let q = query.into_inner();
-    let parsed = SearchQuery::parse(q.q.as_deref().unwrap_or(""))?;
+    let parsed = SearchQuery::parse(&q.q)?;
     let page = q.page.parse()?;
     let users = state.admin.search(&caller, &parsed, page).await?;
     Ok(render::ok(ListPage::from_paged(users, UserView::from)))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "admin", params(("id" = Uuid, Path)),
+    security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<UserView>)))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -219,23 +247,24 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserBody {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::email_or_empty)]
     pub email: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::full_name_or_empty)]
     pub full_name: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::person_name_or_empty)]
     pub first_name: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::person_name_or_empty)]
     pub last_name: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::phone_or_empty)]
     pub phone: Change<String>,
     #[serde(default)]
-    #[schema(value_type = Option<BTreeMap<String, Option<String>>>)]
+    #[schema(schema_with = schema::extra_patch)]
     pub extra: Change<BTreeMap<String, Option<String>>>,
+    #[schema(schema_with = schema::roles)]
     pub roles: Option<Vec<String>>,
     pub is_active: Option<bool>,
     /// When given, must be the caller's namespace (else 403).
@@ -243,7 +272,7 @@ pub struct UpdateUserBody {
 }
 
 #[utoipa::path(method(put, patch), path = "/api/v1/users/{id}", tag = "admin", request_body = UpdateUserBody,
-    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<UserView>), (status = 409, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -281,7 +310,8 @@ pub struct Message {
     pub message: &'static str,
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "admin", params(("id" = Uuid, Path)),
+    security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<Message>)))]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -295,7 +325,8 @@ pub async fn delete(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/restore", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/api/v1/users/{id}/restore", tag = "admin", params(("id" = Uuid, Path)),
+    security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<UserView>),
               (status = 409, body = ErrorBody)))]
 pub async fn restore(
