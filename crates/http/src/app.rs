@@ -43,6 +43,8 @@ pub fn build_app(
         // Innermost, so a 429 still gets CORS headers, metrics and a request id, and CORS preflights
         // are answered before they count. It skips `/health`, `/ready` and `/metrics` itself.
         .wrap(from_fn(rate_limit::middleware))
+        // Credentials are parsed once, before the limiter reads whose they are.
+        .wrap(from_fn(extract::credentials_middleware))
         .wrap(cors)
         .wrap(from_fn(metrics::middleware))
         .wrap(from_fn(body_deadline::middleware))

@@ -14,7 +14,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{Error, FromRequest, HttpMessage, HttpResponse, ResponseError, web};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use user_service_domain::DomainError;
 use user_service_domain::model::{Principal, StoredResponse};
@@ -68,7 +68,7 @@ pub async fn middleware(
         ));
     };
     // Unauthenticated (or refused) requests are the handler's to answer; nothing to claim for them.
-    let principal = match Caller::extract(req.request()).await {
+    let principal = match Caller::of(req.request()).await {
         Ok(Caller(Some(p))) => p,
         _ => return Ok(next.call(req).await?.map_into_boxed_body()),
     };

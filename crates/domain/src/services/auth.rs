@@ -160,13 +160,16 @@ impl AuthService {
     /// under) is settled by the repository in the same transaction that stores the successor, so a
     /// refresh racing a logout, logout-all, password change, deactivation or deletion cannot leave a
     /// usable token behind. The checks here only spare that transaction for tokens already dead.
-    pub async fn refresh(&self, presented: &str) -> DomainResult<TokenPair> {
+    /// `tenant` is the request's `X-Tenant-ID`: naming another namespace than the token's is 403, as
+    /// on every authenticated route, and spends nothing.
+    pub async fn refresh(&self, presented: &str, tenant: Option<&str>) -> DomainResult<TokenPair> {
         let hash = hash_secret(presented);
         let token = self
             .refresh_tokens
             .find(&hash)
             .await?
             .ok_or(DomainError::TokenInvalid)?;
+        check_tenant(tenant, &token.namespace)?;
         let now = self.clock.now();
         if token.revoked_at.is_some() {
             return Err(DomainError::TokenInvalid);
@@ -272,12 +275,8 @@ impl AuthService {
         } else {
             return Ok(None);
         };
-        if let (Some(tenant), Some(ns)) = (&creds.tenant, principal.namespace())
-            && tenant != ns
-        {
-            return Err(DomainError::Forbidden(
-                "X-Tenant-ID does not match the caller's namespace".into(),
-            ));
+        if let Some(ns) = principal.namespace() {
+            check_tenant(creds.tenant.as_deref(), ns)?;
         }
         Ok(Some(principal))
     }
@@ -352,6 +351,16 @@ impl AuthService {
             token_version: version,
         };
         (secret, token)
+    }
+}
+
+/// `X-Tenant-ID`, when sent, must name the caller's namespace.
+fn check_tenant(tenant: Option<&str>, namespace: &str) -> DomainResult<()> {
+    match tenant {
+        Some(t) if t != namespace => Err(DomainError::Forbidden(
+            "X-Tenant-ID does not match the caller's namespace".into(),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -571,7 +571,7 @@ async fn refresh_with_an_unknown_token_is_invalid() {
     expect_find_once(&mut p, None);
     p.users.expect_get().never();
     p.forbid_writes();
-    let result = p.service().refresh(PRESENTED).await;
+    let result = p.service().refresh(PRESENTED, None).await;
     assert!(
         matches!(result, Err(DomainError::TokenInvalid)),
         "{result:?}"
@@ -588,7 +588,7 @@ async fn refresh_with_a_revoked_token_is_invalid() {
     expect_find_once(&mut p, Some(revoked));
     p.users.expect_get().never();
     p.forbid_writes();
-    let result = p.service().refresh(PRESENTED).await;
+    let result = p.service().refresh(PRESENTED, None).await;
     assert!(
         matches!(result, Err(DomainError::TokenInvalid)),
         "{result:?}"
@@ -606,7 +606,7 @@ async fn refresh_with_an_expired_token_is_expired() {
         expect_find_once(&mut p, Some(expired));
         p.users.expect_get().never();
         p.forbid_writes();
-        let result = p.service().refresh(PRESENTED).await;
+        let result = p.service().refresh(PRESENTED, None).await;
         assert!(
             matches!(result, Err(DomainError::TokenExpired)),
             "{expires_at}: {result:?}"
@@ -638,7 +638,7 @@ async fn refresh_for_a_missing_deleted_or_inactive_user_is_invalid() {
         expect_find_once(&mut p, Some(stored_token(PRESENTED, family())));
         expect_user_once(&mut p, found);
         p.forbid_writes();
-        let result = p.service().refresh(PRESENTED).await;
+        let result = p.service().refresh(PRESENTED, None).await;
         assert!(
             matches!(result, Err(DomainError::TokenInvalid)),
             "{case}: {result:?}"
@@ -659,7 +659,7 @@ async fn refresh_of_a_token_issued_before_the_users_version_moved_on_is_invalid_
     expect_find_once(&mut p, Some(older));
     expect_user_once(&mut p, Some(user()));
     p.forbid_writes();
-    let result = p.service().refresh(PRESENTED).await;
+    let result = p.service().refresh(PRESENTED, None).await;
     assert!(
         matches!(result, Err(DomainError::TokenInvalid)),
         "{result:?}"
@@ -705,7 +705,11 @@ async fn refresh_rotated_or_reissued_gives_a_pair_of_the_same_family_and_version
             // The successor is stored by `rotate` alone, in its transaction.
             p.refresh_tokens.expect_insert().never();
             p.refresh_tokens.expect_revoke_family().never();
-            let pair = p.service().refresh(PRESENTED).await.expect("refreshed");
+            let pair = p
+                .service()
+                .refresh(PRESENTED, None)
+                .await
+                .expect("refreshed");
             assert_pair_of_family(&pair, &rotated.only(), family(), user().token_version);
         }
     }
@@ -720,7 +724,7 @@ async fn refresh_refused_by_the_rotation_is_invalid_and_revokes_nothing() {
     expect_rotate_once(&mut p, Rotation::Refused);
     p.refresh_tokens.expect_insert().never();
     p.refresh_tokens.expect_revoke_family().never();
-    let result = p.service().refresh(PRESENTED).await;
+    let result = p.service().refresh(PRESENTED, None).await;
     assert!(
         matches!(result, Err(DomainError::TokenInvalid)),
         "{result:?}"
@@ -744,7 +748,7 @@ async fn refresh_of_a_replayed_token_revokes_its_family() {
         .returning(|_, _| Ok(()));
     p.refresh_tokens.expect_insert().never();
     p.refresh_tokens.expect_revoke_all_for_user().never();
-    let result = p.service().refresh(PRESENTED).await;
+    let result = p.service().refresh(PRESENTED, None).await;
     assert!(
         matches!(result, Err(DomainError::TokenInvalid)),
         "{result:?}"

@@ -1,11 +1,16 @@
-//! Who is calling: the request's credentials, checked by the domain.
+//! Who is calling: the request's credentials, parsed in one place and checked by the domain at most
+//! once per request. `middleware` parses them for every request (refusing duplicated credential
+//! headers) and leaves them in the request's extensions; the first reader of the principal — the
+//! idempotency middleware or a handler's extractor — authenticates and leaves the answer there too.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::middleware::Next;
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use user_service_domain::DomainError;
 use user_service_domain::model::{Credentials, Principal, User};
 
@@ -19,10 +24,19 @@ impl Caller {
     pub fn principal(&self) -> Option<&Principal> {
         self.0.as_ref()
     }
+
+    /// The principal of `req`, authenticated on first use and remembered for the rest of the request.
+    pub async fn of(req: &HttpRequest) -> Result<Self, ApiError> {
+        authenticate(req).await.map(Caller)
+    }
 }
 
 /// A user authenticated by its access token; anything else is refused with 401.
 pub struct CurrentUser(pub User);
+
+/// Headers that name the caller: each may appear at most once (API.md 1.3), else the first and the
+/// second could be read by different parts of the service.
+const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "x-admin-key", "x-tenant-id"];
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -33,31 +47,119 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn credentials(req: &HttpRequest) -> Credentials {
-    let h = req.headers();
-    let bearer = header(h, AUTHORIZATION.as_str()).map(|v| match v.split_once(' ') {
+/// The one parser of a request's credentials. A malformed `Authorization` header (not `Bearer
+/// ...`) is kept as an empty bearer, so that it is refused as an invalid token, not a missing one.
+pub fn credentials(headers: &HeaderMap) -> Result<Credentials, DomainError> {
+    for name in CREDENTIAL_HEADERS {
+        if headers.get_all(name).nth(1).is_some() {
+            return Err(DomainError::BadRequest(format!(
+                "the {name} header may be sent only once"
+            )));
+        }
+    }
+    let bearer = header(headers, AUTHORIZATION.as_str()).map(|v| match v.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim().to_owned(),
-        // A malformed Authorization header is an invalid token, not a missing one.
         _ => String::new(),
     });
-    Credentials {
+    Ok(Credentials {
         bearer,
-        api_key: header(h, "x-api-key"),
-        operator_key: header(h, "x-admin-key"),
-        tenant: header(h, "x-tenant-id"),
+        api_key: header(headers, "x-api-key"),
+        operator_key: header(headers, "x-admin-key"),
+        tenant: header(headers, "x-tenant-id"),
+    })
+}
+
+#[derive(Clone)]
+struct Parsed(Credentials);
+
+/// The request's parsed credentials (parsed again only where `middleware` did not run).
+pub fn request_credentials(req: &HttpRequest) -> Result<Credentials, DomainError> {
+    if let Some(Parsed(c)) = req.extensions().get::<Parsed>() {
+        return Ok(c.clone());
+    }
+    credentials(req.headers())
+}
+
+/// Parses every request's credentials once, before the rate limiter and the routes read them.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    match credentials(req.headers()) {
+        Ok(c) => {
+            req.extensions_mut().insert(Parsed(c));
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(e) => Ok(req.error_response(ApiError(e))),
     }
 }
 
-async fn authenticate(req: HttpRequest) -> Result<Option<Principal>, ApiError> {
+/// What authentication answered, kept for the rest of the request.
+#[derive(Clone)]
+struct Authenticated(Result<Option<Principal>, Refusal>);
+
+/// The refusals worth remembering; anything else (a database failure) is tried again by the next
+/// reader rather than copied.
+#[derive(Clone)]
+enum Refusal {
+    BadRequest(String),
+    TokenInvalid,
+    TokenExpired,
+    TokenStale,
+    ApiKeyInvalid,
+    Forbidden(String),
+}
+
+impl Refusal {
+    fn of(e: &DomainError) -> Option<Self> {
+        Some(match e {
+            DomainError::BadRequest(m) => Self::BadRequest(m.clone()),
+            DomainError::TokenInvalid => Self::TokenInvalid,
+            DomainError::TokenExpired => Self::TokenExpired,
+            DomainError::TokenStale => Self::TokenStale,
+            DomainError::ApiKeyInvalid => Self::ApiKeyInvalid,
+            DomainError::Forbidden(m) => Self::Forbidden(m.clone()),
+            _ => return None,
+        })
+    }
+
+    fn error(self) -> DomainError {
+        match self {
+            Self::BadRequest(m) => DomainError::BadRequest(m),
+            Self::TokenInvalid => DomainError::TokenInvalid,
+            Self::TokenExpired => DomainError::TokenExpired,
+            Self::TokenStale => DomainError::TokenStale,
+            Self::ApiKeyInvalid => DomainError::ApiKeyInvalid,
+            Self::Forbidden(m) => DomainError::Forbidden(m),
+        }
+    }
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
+    if let Some(Authenticated(known)) = req.extensions().get::<Authenticated>().cloned() {
+        return known.map_err(|r| ApiError(r.error()));
+    }
+    let result = check(req).await;
+    let remembered = match &result {
+        Ok(p) => Some(Ok(p.clone())),
+        Err(e) => Refusal::of(e).map(Err),
+    };
+    if let Some(r) = remembered {
+        req.extensions_mut().insert(Authenticated(r));
+    }
+    result.map_err(ApiError)
+}
+
+async fn check(req: &HttpRequest) -> Result<Option<Principal>, DomainError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or_else(|| ApiError(DomainError::unexpected("application state missing")))?;
-    let creds = credentials(&req);
+        .ok_or_else(|| DomainError::unexpected("application state missing"))?;
+    let creds = request_credentials(req)?;
     if creds.bearer.as_deref() == Some("") {
-        return Err(ApiError(DomainError::TokenInvalid));
+        return Err(DomainError::TokenInvalid);
     }
-    Ok(state.auth.authenticate(&creds).await?)
+    state.auth.authenticate(&creds).await
 }
 
 impl FromRequest for Caller {
@@ -66,7 +168,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(req).await.map(Caller) })
+        Box::pin(async move { Caller::of(&req).await })
     }
 }
 
@@ -77,7 +179,7 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            match authenticate(req).await? {
+            match authenticate(&req).await? {
                 Some(Principal::User(u)) => Ok(CurrentUser(u)),
                 _ => Err(ApiError(DomainError::TokenMissing)),
             }

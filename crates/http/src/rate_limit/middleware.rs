@@ -3,22 +3,17 @@
 use actix_web::Error;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
 use user_service_domain::DomainError;
 
 use crate::error::ApiError;
+use crate::extract::request_credentials;
 use crate::rate_limit::Decision;
 use crate::state::AppState;
 
 const UNLIMITED: &[&str] = &["/health", "/ready", "/metrics"];
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
 
 fn set_headers(headers: &mut HeaderMap, d: &Decision) {
     for (name, value) in [
@@ -46,7 +41,10 @@ pub async fn middleware(
     let ip = state.trusted_proxies.of(req.request());
     // The subject of a validly signed token, without a database read; a forged or expired token
     // counts against its IP only (and is refused by the route anyway).
-    let user = bearer(req.headers()).and_then(|t| state.auth.token_subject(t));
+    let bearer = request_credentials(req.request())
+        .ok()
+        .and_then(|c| c.bearer);
+    let user = bearer.and_then(|t| state.auth.token_subject(&t));
     let now = state.clock.now().timestamp().max(0) as u64;
     let decision = limiter.check(&ip, user.as_deref(), now).await;
     if let Some(retry_after_secs) = decision.retry_after {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use user_service_domain::DomainError;
 use user_service_domain::model::{Change, Checks, NamespaceSlug, ProfileInput, Username};
@@ -11,8 +11,8 @@ use user_service_domain::ports::LoginName;
 use user_service_domain::services::Registration;
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::CurrentUser;
 use crate::extract::Json;
+use crate::extract::{CurrentUser, request_credentials};
 use crate::rate_limit::ClientIp;
 use crate::render::{self, TokenResponse, UserView};
 use crate::schema;
@@ -158,9 +158,14 @@ pub struct RefreshBody {
     responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
 pub async fn refresh(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<RefreshBody>,
 ) -> ApiResult<HttpResponse> {
-    let pair = state.auth.refresh(&body.refresh_token).await?;
+    let tenant = request_credentials(&req)?.tenant;
+    let pair = state
+        .auth
+        .refresh(&body.refresh_token, tenant.as_deref())
+        .await?;
     Ok(render::tokens(StatusCode::OK, TokenResponse::from(pair)))
 }
 
