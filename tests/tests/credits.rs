@@ -350,13 +350,24 @@ async fn the_seed_003_python_clients_work_unchanged(backend: Backend) {
         None,
     )
     .await;
+    // A usage record names a session of its user (API.md 1.3).
+    let (_, session) = post_key(
+        &s,
+        &t,
+        &format!("/api/v1/users/{}/sessions", t.user_id),
+        &json!({}),
+        None,
+    )
+    .await
+    .expect("a session");
+    let session_id = text(&session["data"]["session_id"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/seed003_clients.py");
     let out = tokio::process::Command::new("python3")
         .arg(script)
         .env("USER_SERVICE_URL", &s.base)
         .env("USER_SERVICE_TOKEN", &t.token)
         .env("USER_ID", &t.user_id)
-        .env("SESSION_ID", "session-uuid")
+        .env("SESSION_ID", &session_id)
         .output()
         .await
         .expect("python3 runs");

@@ -498,4 +498,18 @@ impl UsageRepository for DieselUsage {
             })
             .await
     }
+
+    async fn belongs_to(&self, user_id: Uuid, id: i64) -> DomainResult<bool> {
+        self.db
+            .run(move |conn| {
+                diesel::select(diesel::dsl::exists(
+                    usage_records::table
+                        .filter(usage_records::id.eq(id))
+                        .filter(usage_records::user_id.eq(user_id.to_string())),
+                ))
+                .get_result(conn)
+                .map_err(errors::db)
+            })
+            .await
+    }
 }

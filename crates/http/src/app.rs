@@ -10,7 +10,10 @@ use user_service_domain::DomainError;
 use crate::config::CorsSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{extract, metrics, openapi, rate_limit, request_context, routes, security_headers};
+use crate::{
+    body_deadline, extract, methods, metrics, openapi, rate_limit, request_context, routes,
+    security_headers,
+};
 
 pub fn build_app(
     state: AppState,
@@ -44,6 +47,8 @@ pub fn build_app(
         .wrap(from_fn(extract::credentials_middleware))
         .wrap(cors)
         .wrap(from_fn(metrics::middleware))
+        .wrap(from_fn(body_deadline::middleware))
+        .wrap(from_fn(methods::middleware))
         .wrap(from_fn(request_context::middleware))
         .wrap(from_fn(security_headers::middleware))
 }

@@ -33,6 +33,8 @@ pub struct ServerSettings {
     pub port: u16,
     /// 0 means one per core.
     pub workers: usize,
+    /// The whole request body must arrive within this many seconds of the headers, else 408.
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -259,6 +261,7 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
     b.set_default("server.host", "127.0.0.1")?
         .set_default("server.port", 8080)?
         .set_default("server.workers", 0)?
+        .set_default("server.body_timeout_secs", 30)?
         .set_default("database.url", "sqlite://data/user-service.db")?
         .set_default("database.max_connections", 16)?
         .set_default("auth.jwt_secret", DEV_JWT_SECRET)?

@@ -158,6 +158,7 @@ pub fn envelope_for_status(status: StatusCode) -> HttpResponse {
             ("METHOD_NOT_ALLOWED", "method not allowed on this resource")
         }
         StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "payload too large"),
+        StatusCode::REQUEST_TIMEOUT => ("REQUEST_TIMEOUT", "the request was not received in time"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "UNSUPPORTED_MEDIA_TYPE",
             "expected Content-Type: application/json",

@@ -3,12 +3,14 @@
 
 pub mod adapters;
 pub mod app;
+pub mod body_deadline;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod header_rules;
 pub mod idempotency;
+pub mod methods;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;

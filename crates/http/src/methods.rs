@@ -39,7 +39,12 @@ pub async fn middleware(
 fn allowed(router: Option<&HeaderValue>) -> HeaderValue {
     let mut methods: Vec<&str> = router
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').map(str::trim).filter(|m| !m.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     if methods.contains(&"GET") && !methods.contains(&"HEAD") {
         methods.push("HEAD");

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{Error, web};
 use prometheus::{
@@ -140,6 +141,18 @@ impl Metrics {
     }
 }
 
+/// The label of whatever the client sent that the service does not know: an unknown method or path.
+/// Label values come from a fixed set, so no request can grow the metrics.
+const OTHER: &str = "other";
+
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    KNOWN
+        .into_iter()
+        .find(|m| *m == method.as_str())
+        .unwrap_or(OTHER)
+}
+
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -148,20 +161,20 @@ pub async fn middleware(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let res = next.call(req).await?;
     if let Some(m) = metrics {
         // The route pattern, not the path, so ids do not explode the label space.
         let route = res
             .request()
             .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
+            .unwrap_or_else(|| OTHER.into());
         let status = res.status();
         m.requests
-            .with_label_values(&[method.as_str(), &route, status.as_str()])
+            .with_label_values(&[method, &route, status.as_str()])
             .inc();
         m.latency
-            .with_label_values(&[method.as_str(), &route])
+            .with_label_values(&[method, &route])
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)

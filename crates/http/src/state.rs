@@ -142,23 +142,23 @@ impl AppState {
         } else {
             (None, None)
         };
+        let usage_records = Arc::new(DieselUsage::new(db.clone()));
+        let session_store = Arc::new(DieselSessions::new(db.clone()));
         let credits = CreditService::new(
             users.clone(),
             Arc::new(DieselCreditLedger::new(db.clone())),
+            usage_records.clone(),
             clock.clone(),
             ids.clone(),
         );
         let usage = UsageService::new(
             users.clone(),
-            Arc::new(DieselUsage::new(db.clone())),
+            usage_records,
+            session_store.clone(),
             clock.clone(),
         );
-        let sessions = SessionService::new(
-            users.clone(),
-            Arc::new(DieselSessions::new(db.clone())),
-            clock.clone(),
-            ids.clone(),
-        );
+        let sessions =
+            SessionService::new(users.clone(), session_store, clock.clone(), ids.clone());
         let idempotency = IdempotencyService::new(
             Arc::new(DieselIdempotencyStore::new(db.clone())),
             clock.clone(),

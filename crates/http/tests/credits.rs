@@ -37,12 +37,24 @@ async fn consume_recharge_and_balance_print_exact_money(h: Harness) {
     assert!(d["transaction_id"].as_str().is_some_and(|t| t.len() == 36));
     assert!(d["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
 
+    let usage = format!("/api/v1/users/{}/usage", a.alice_id);
+    let r = call(
+        &h,
+        "POST",
+        &usage,
+        a.alice(),
+        Some(json!({"event_type": "chat"})),
+    )
+    .await;
+    let record = r.body["data"]["id"].clone();
     let r = call(
         &h,
         "POST",
         &path(&a, "consume"),
         a.alice(),
-        Some(json!({"amount": 10.5, "description": "AI chat completion", "usage_record_id": 123})),
+        Some(
+            json!({"amount": 10.5, "description": "AI chat completion", "usage_record_id": record}),
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -57,7 +69,7 @@ async fn consume_recharge_and_balance_print_exact_money(h: Harness) {
         (json!("consume"), json!(10.5), json!(100), json!(89.5))
     );
     assert_eq!(d["description"], "AI chat completion");
-    assert_eq!(d["usage_record_id"], 123);
+    assert_eq!(d["usage_record_id"], record);
 
     // 0.1 + 0.2 is 0.3 here; 57 * 0.01 arrives as 0.5700000000000001 and means 0.57.
     for amount in ["0.1", "0.2", "0.5700000000000001"] {

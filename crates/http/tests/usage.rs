@@ -14,8 +14,11 @@ fn path(a: &Accounts, rest: &str) -> String {
 
 async fn record_returns_the_stored_record(h: Harness) {
     let a = setup(&h).await;
+    let sessions = format!("/api/v1/users/{}/sessions", a.alice_id);
+    let r = call(&h, "POST", &sessions, a.alice(), Some(json!({}))).await;
+    let sid = r.body["data"]["session_id"].clone();
     let body = json!({
-        "user_id": a.alice_id, "session_id": "session-uuid", "endpoint": "/api/chat/completion",
+        "user_id": a.alice_id, "session_id": sid, "endpoint": "/api/chat/completion",
         "event_type": "ai_chat", "credits_charged": 5.0, "cost_usd": 0.01, "tokens_used": 1500,
         "prompt_tokens": 1000, "completion_tokens": 500, "model_name": "gpt-4", "provider": "openai",
         "tool_name": "chat_service", "operation_name": "generate_response", "metadata": {"k": [1, 2]}
@@ -33,7 +36,7 @@ async fn record_returns_the_stored_record(h: Harness) {
     assert_eq!(
         d,
         json!({
-            "user_id": a.alice_id, "session_id": "session-uuid", "endpoint": "/api/chat/completion",
+            "user_id": a.alice_id, "session_id": sid, "endpoint": "/api/chat/completion",
             "event_type": "ai_chat", "credits_charged": 5, "cost_usd": 0.01, "tokens_used": 1500,
             "prompt_tokens": 1000, "completion_tokens": 500, "model_name": "gpt-4", "provider": "openai",
             "tool_name": "chat_service", "operation_name": "generate_response", "metadata": {"k": [1, 2]}

@@ -103,6 +103,9 @@ pub struct UsageInput {
     pub metadata: Option<serde_json::Value>,
 }
 
+/// A usage record's `session_id` names a session of the same user (API.md 1.3).
+pub const NOT_A_SESSION: &str = "must be the session_id of a session of this user";
+
 /// Short labels (event type, model, provider, ...): at most this many characters.
 pub const LABEL_MAX: usize = 255;
 /// Endpoints are paths or URLs.
@@ -132,7 +135,11 @@ impl UsageInput {
                 None
             }
         };
-        let session_id = checks.check_opt(&f("session_id"), self.session_id.as_deref(), label);
+        let session_id = checks.check_opt(&f("session_id"), self.session_id.as_deref(), |s| {
+            Uuid::parse_str(s)
+                .map(|id| id.to_string())
+                .map_err(|_| NOT_A_SESSION.to_owned())
+        });
         let endpoint = checks.check_opt(
             &f("endpoint"),
             self.endpoint.as_deref(),

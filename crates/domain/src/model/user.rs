@@ -14,6 +14,8 @@ pub struct Role(String);
 impl Role {
     pub const ADMIN: &'static str = "admin";
     pub const USER: &'static str = "user";
+    /// Roles a user may hold at once.
+    pub const MAX_PER_USER: usize = 32;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         let ok = (1..=32).contains(&raw.len())
@@ -25,6 +27,22 @@ impl Role {
         } else {
             Err("roles must be 1-32 characters of a-z, 0-9, - and _".into())
         }
+    }
+
+    /// A user's roles: each valid, at most `MAX_PER_USER` distinct ones, since every role travels in
+    /// each access token.
+    pub fn parse_list(raw: &[String]) -> Result<Vec<Self>, String> {
+        let mut roles: Vec<Self> = Vec::with_capacity(raw.len().min(Self::MAX_PER_USER));
+        for r in raw {
+            let role = Self::parse(r)?;
+            if !roles.contains(&role) {
+                if roles.len() == Self::MAX_PER_USER {
+                    return Err(format!("at most {} roles", Self::MAX_PER_USER));
+                }
+                roles.push(role);
+            }
+        }
+        Ok(roles)
     }
 
     pub fn into_inner(self) -> String {

@@ -18,4 +18,6 @@ pub trait UsageRepository: Send + Sync {
         page: PageRequest,
     ) -> DomainResult<Paged<UsageRecord>>;
     async fn stats(&self, user_id: Uuid, range: DateRange) -> DomainResult<UsageStats>;
+    /// Whether usage record `id` exists and belongs to this user.
+    async fn belongs_to(&self, user_id: Uuid, id: i64) -> DomainResult<bool>;
 }

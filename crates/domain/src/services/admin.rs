@@ -233,10 +233,7 @@ impl AdminService {
         if !allowed {
             return Err(DomainError::UserNotFound);
         }
-        let mut parsed = Vec::with_capacity(roles.len());
-        for r in roles {
-            parsed.push(Role::parse(r).map_err(|m| DomainError::field("roles", m))?);
-        }
+        let parsed = Role::parse_list(roles).map_err(|m| DomainError::field("roles", m))?;
         let user = self
             .users
             .find_live(namespace, &LoginName::username(username))

@@ -5,16 +5,17 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::access::{AccountAccess, Need};
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
 use crate::model::{
     ConsumeCredits, CreditTransaction, Credits, NewTransaction, PageRequest, Paged, Principal,
     RechargeCredits, TransactionType,
 };
-use crate::ports::{Clock, CreditLedger, IdGenerator, UserRepository};
+use crate::ports::{Clock, CreditLedger, IdGenerator, UsageRepository, UserRepository};
 
 pub struct CreditService {
     access: AccountAccess,
     ledger: Arc<dyn CreditLedger>,
+    usage: Arc<dyn UsageRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -23,12 +24,14 @@ impl CreditService {
     pub fn new(
         users: Arc<dyn UserRepository>,
         ledger: Arc<dyn CreditLedger>,
+        usage: Arc<dyn UsageRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
             access: AccountAccess::new(users),
             ledger,
+            usage,
             clock,
             ids,
         }
@@ -42,6 +45,15 @@ impl CreditService {
         cmd: ConsumeCredits,
     ) -> DomainResult<CreditTransaction> {
         let account = self.access.account(caller, user_id, Need::Use).await?;
+        // Usage records are never deleted, so one found now still exists when the consume lands.
+        if let Some(id) = cmd.usage_record_id
+            && !self.usage.belongs_to(user_id, id).await?
+        {
+            return Err(DomainError::field(
+                "usage_record_id",
+                "must be the id of a usage record of this user",
+            ));
+        }
         let tx = NewTransaction {
             transaction_id: self.ids.new_id(),
             user_id,

@@ -9,7 +9,7 @@ use crate::model::{
     ConsumeCredits, CreditTransaction, Credits, NewTransaction, PageRequest, Paged, Principal,
     RechargeCredits, TransactionType,
 };
-use crate::ports::{MockCreditLedger, MockUserRepository};
+use crate::ports::{MockCreditLedger, MockUsageRepository, MockUserRepository};
 
 fn stored(tx: &NewTransaction, before: i64, after: i64) -> CreditTransaction {
     CreditTransaction {
@@ -28,10 +28,20 @@ fn stored(tx: &NewTransaction, before: i64, after: i64) -> CreditTransaction {
     }
 }
 
+/// The one usage record there is: number 123, of `user()`.
+fn usage_records() -> MockUsageRepository {
+    let mut usage = MockUsageRepository::new();
+    usage
+        .expect_belongs_to()
+        .returning(|owner, id| Ok(owner == user().id && id == 123));
+    usage
+}
+
 fn service(users: MockUserRepository, ledger: MockCreditLedger) -> CreditService {
     CreditService::new(
         Arc::new(users),
         Arc::new(ledger),
+        Arc::new(usage_records()),
         Arc::new(fixed_clock()),
         Arc::new(sequential_ids()),
     )
@@ -87,6 +97,22 @@ async fn consume_records_what_was_asked_by_whom() {
         }
     );
     assert_eq!(tx.balance_after, Credits::from_millionths(7_500_000));
+}
+
+#[tokio::test]
+async fn a_usage_record_of_another_user_or_none_is_refused_before_the_ledger() {
+    for id in [124_i64, 9_007_199_254_740_991] {
+        let cmd =
+            ConsumeCredits::new(Credits::from_millionths(1), None, Some(id.into())).expect("valid");
+        // The ledger has no expectation: it must not be asked.
+        let r = service(live_users(), MockCreditLedger::new())
+            .consume(&service_of(NS), user().id, cmd)
+            .await;
+        match r {
+            Err(DomainError::Validation(d)) => assert_eq!(d[0].field, "usage_record_id"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
 }
 
 #[tokio::test]

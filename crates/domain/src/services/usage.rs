@@ -6,16 +6,17 @@ use uuid::Uuid;
 
 use super::access::{AccountAccess, Need};
 use crate::error::{DomainError, DomainResult};
-use crate::model::usage::BATCH_MAX;
+use crate::model::usage::{BATCH_MAX, NOT_A_SESSION};
 use crate::model::{
-    Checks, DateRange, NewUsageRecord, PageRequest, Paged, Principal, UsageInput, UsageRecord,
-    UsageStats,
+    Checks, DateRange, NewUsageRecord, PageRequest, Paged, Principal, UsageEvent, UsageInput,
+    UsageRecord, UsageStats,
 };
-use crate::ports::{Clock, UsageRepository, UserRepository};
+use crate::ports::{Clock, SessionRepository, UsageRepository, UserRepository};
 
 pub struct UsageService {
     access: AccountAccess,
     usage: Arc<dyn UsageRepository>,
+    sessions: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
 }
 
@@ -23,11 +24,13 @@ impl UsageService {
     pub fn new(
         users: Arc<dyn UserRepository>,
         usage: Arc<dyn UsageRepository>,
+        sessions: Arc<dyn SessionRepository>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             access: AccountAccess::new(users),
             usage,
+            sessions,
             clock,
         }
     }
@@ -40,6 +43,13 @@ impl UsageService {
     ) -> DomainResult<UsageRecord> {
         let event = input.into_event(user_id)?;
         let account = self.access.account(caller, user_id, Need::Use).await?;
+        self.check_sessions(
+            &account.namespace,
+            user_id,
+            std::slice::from_ref(&event),
+            "",
+        )
+        .await?;
         let record = NewUsageRecord {
             user_id,
             namespace: account.namespace,
@@ -72,6 +82,8 @@ impl UsageService {
             .collect();
         checks.finish()?;
         let account = self.access.account(caller, user_id, Need::Use).await?;
+        self.check_sessions(&account.namespace, user_id, &events, "records")
+            .await?;
         let now = self.clock.now();
         let records: Vec<_> = events
             .into_iter()
@@ -83,6 +95,48 @@ impl UsageService {
             })
             .collect();
         self.usage.insert_batch(&records).await
+    }
+
+    /// Every `session_id` must name a session of this user. Sessions are never deleted, so one found
+    /// now still exists when the record is written.
+    async fn check_sessions(
+        &self,
+        namespace: &str,
+        user_id: Uuid,
+        events: &[UsageEvent],
+        batch: &str,
+    ) -> DomainResult<()> {
+        let mut checks = Checks::new();
+        let mut known = std::collections::HashMap::new();
+        for (i, event) in events.iter().enumerate() {
+            let Some(sid) = &event.session_id else {
+                continue;
+            };
+            let ok = match known.get(sid) {
+                Some(ok) => *ok,
+                None => {
+                    let ok = match Uuid::parse_str(sid) {
+                        Ok(id) => self
+                            .sessions
+                            .get(namespace, id)
+                            .await?
+                            .is_some_and(|s| s.user_id == user_id),
+                        Err(_) => false,
+                    };
+                    known.insert(sid.clone(), ok);
+                    ok
+                }
+            };
+            if !ok {
+                let field = if batch.is_empty() {
+                    "session_id".to_owned()
+                } else {
+                    format!("{batch}[{i}].session_id")
+                };
+                checks.push(&field, NOT_A_SESSION);
+            }
+        }
+        checks.finish()
     }
 
     pub async fn history(

@@ -6,7 +6,7 @@ use super::UsageService;
 use super::test_support::*;
 use crate::error::DomainError;
 use crate::model::{Credits, NewUsageRecord, Principal, UsageEvent, UsageInput, UsageRecord};
-use crate::ports::{MockUsageRepository, MockUserRepository};
+use crate::ports::{MockSessionRepository, MockUsageRepository, MockUserRepository};
 
 fn stored(r: &NewUsageRecord, id: i64) -> UsageRecord {
     UsageRecord {
@@ -22,6 +22,7 @@ fn service(usage: MockUsageRepository) -> UsageService {
     UsageService::new(
         Arc::new(MockUserRepository::new()),
         Arc::new(usage),
+        Arc::new(MockSessionRepository::new()),
         Arc::new(fixed_clock()),
     )
 }
@@ -155,6 +156,7 @@ async fn others_see_no_user() {
     let s = UsageService::new(
         Arc::new(users),
         Arc::new(MockUsageRepository::new()),
+        Arc::new(MockSessionRepository::new()),
         Arc::new(fixed_clock()),
     );
     let r = s

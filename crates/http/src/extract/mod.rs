@@ -6,7 +6,7 @@ mod page;
 mod principal;
 
 pub use authenticated::Authenticated;
-pub use body::{JSON_LIMIT_BYTES, json_config, json_objects_only, path_config, query_config};
+pub use body::{JSON_LIMIT_BYTES, Json, json_config, json_objects_only, path_config, query_config};
 pub use page::PageQuery;
 pub use principal::middleware as credentials_middleware;
 pub use principal::{Caller, CurrentUser, credentials, request_credentials};

@@ -11,6 +11,7 @@ use user_service_domain::ports::LoginName;
 use user_service_domain::services::Registration;
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Json;
 use crate::extract::{CurrentUser, request_credentials};
 use crate::rate_limit::ClientIp;
 use crate::render::{self, TokenResponse, UserView};
@@ -95,7 +96,7 @@ pub struct RegisterResponse {
     responses((status = 201, body = RegisterResponse), (status = 404, body = ErrorBody)))]
 pub async fn register(
     state: web::Data<AppState>,
-    body: web::Json<RegisterBody>,
+    body: Json<RegisterBody>,
 ) -> ApiResult<HttpResponse> {
     let registration = body.into_inner().validate()?;
     let (user, tokens) = state.auth.register(registration).await?;
@@ -125,7 +126,7 @@ pub struct LoginBody {
 pub async fn login(
     state: web::Data<AppState>,
     ip: ClientIp,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> ApiResult<HttpResponse> {
     let LoginBody {
         namespace,
@@ -158,7 +159,7 @@ pub struct RefreshBody {
 pub async fn refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RefreshBody>,
+    body: Json<RefreshBody>,
 ) -> ApiResult<HttpResponse> {
     let tenant = request_credentials(&req)?.tenant;
     let pair = state
@@ -172,7 +173,7 @@ pub async fn refresh(
     responses((status = 204, description = "that login's refresh tokens are revoked")))]
 pub async fn logout(
     state: web::Data<AppState>,
-    body: web::Json<RefreshBody>,
+    body: Json<RefreshBody>,
 ) -> ApiResult<HttpResponse> {
     state.auth.logout(&body.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -200,7 +201,7 @@ pub async fn change_password(
     state: web::Data<AppState>,
     user: CurrentUser,
     ip: ClientIp,
-    body: web::Json<ChangePasswordBody>,
+    body: Json<ChangePasswordBody>,
 ) -> ApiResult<HttpResponse> {
     let mut checks = Checks::new();
     let new = checks.password("new_password", &body.new_password);

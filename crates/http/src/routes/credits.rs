@@ -9,6 +9,7 @@ use user_service_domain::model::{ConsumeCredits, CreditTransaction, Credits, Rec
 use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Json;
 use crate::extract::{Authenticated, PageQuery};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage};
@@ -101,7 +102,7 @@ pub async fn consume(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<Uuid>,
-    body: web::Json<ConsumeBody>,
+    body: Json<ConsumeBody>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let cmd = ConsumeCredits::new(b.amount, b.description, b.usage_record_id)?;
@@ -118,7 +119,7 @@ pub async fn recharge(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<Uuid>,
-    body: web::Json<RechargeBody>,
+    body: Json<RechargeBody>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let cmd = RechargeCredits::new(b.amount, b.description, b.reference_id)?;

@@ -9,6 +9,7 @@ use user_service_domain::model::{Change, Checks, ProfileInput};
 
 use crate::error::ApiResult;
 use crate::extract::CurrentUser;
+use crate::extract::Json;
 use crate::rate_limit::ClientIp;
 use crate::render::{self, Data, UserView};
 use crate::schema;
@@ -69,7 +70,7 @@ pub struct UpdateMeBody {
 pub async fn update_me(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<UpdateMeBody>,
+    body: Json<UpdateMeBody>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let mut checks = Checks::new();
@@ -108,7 +109,7 @@ pub async fn delete_me(
     state: web::Data<AppState>,
     user: CurrentUser,
     ip: ClientIp,
-    body: web::Json<DeleteMeBody>,
+    body: Json<DeleteMeBody>,
 ) -> ApiResult<HttpResponse> {
     if body.password.is_empty() {
         return Err(DomainError::field("password", "is required").into());

@@ -6,6 +6,7 @@ use user_service_domain::model::{Checks, NamespaceSlug, text};
 use user_service_domain::services::NewNamespace;
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Json;
 use crate::extract::{Caller, PageQuery};
 use crate::render::{self, Data, ListPage, NamespaceView};
 use crate::schema;
@@ -72,7 +73,7 @@ pub struct RotatedKey {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateNamespaceBody>,
+    body: Json<CreateNamespaceBody>,
 ) -> ApiResult<HttpResponse> {
     let new = body.into_inner().validate()?;
     let (namespace, api_key) = state.namespaces.create(caller.principal(), new).await?;

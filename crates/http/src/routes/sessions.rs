@@ -10,6 +10,7 @@ use user_service_domain::model::{
 use uuid::Uuid;
 
 use crate::error::ApiResult;
+use crate::extract::Json;
 use crate::extract::{Authenticated, PageQuery};
 use crate::render::{self, Data, ListPage};
 use crate::schema;
@@ -150,7 +151,7 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<Uuid>,
-    body: web::Json<CreateSessionBody>,
+    body: Json<CreateSessionBody>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let input = SessionInput {
@@ -203,7 +204,7 @@ pub async fn set_status(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<String>,
-    body: web::Json<StatusBody>,
+    body: Json<StatusBody>,
 ) -> ApiResult<HttpResponse> {
     let status = SessionStatus::parse(&body.status).map_err(|m| DomainError::field("status", m))?;
     let session = state
@@ -220,7 +221,7 @@ pub async fn add_message(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<String>,
-    body: web::Json<MessageBody>,
+    body: Json<MessageBody>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let message = MessageDraft {

@@ -11,6 +11,7 @@ use user_service_domain::{DomainError, FieldError};
 use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Json;
 use crate::extract::{Authenticated, PageQuery};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage};
@@ -216,7 +217,7 @@ pub async fn record(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<Uuid>,
-    body: web::Json<UsageBody>,
+    body: Json<UsageBody>,
 ) -> ApiResult<HttpResponse> {
     let record = state
         .usage
@@ -234,7 +235,7 @@ pub async fn record_batch(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<Uuid>,
-    body: web::Json<BatchBody>,
+    body: Json<BatchBody>,
 ) -> ApiResult<HttpResponse> {
     let inputs = body
         .into_inner()

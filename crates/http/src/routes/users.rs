@@ -17,6 +17,7 @@ use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Json;
 use crate::extract::{Caller, PageQuery};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage, UserView};
@@ -57,12 +58,7 @@ fn present(v: Option<String>) -> Option<String> {
 }
 
 fn roles(checks: &mut Checks, raw: Option<Vec<String>>) -> Option<Vec<Role>> {
-    let raw = raw?;
-    let mut out = Vec::with_capacity(raw.len());
-    for r in raw {
-        out.push(checks.check("roles", Role::parse(&r))?);
-    }
-    Some(out)
+    checks.check("roles", Role::parse_list(&raw?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -131,7 +127,7 @@ impl CreateUserBody {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateUserBody>,
+    body: Json<CreateUserBody>,
 ) -> ApiResult<HttpResponse> {
     let caller = principal(caller)?;
     let new = body.into_inner().validate()?;
@@ -282,7 +278,7 @@ pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<UpdateUserBody>,
+    body: Json<UpdateUserBody>,
 ) -> ApiResult<HttpResponse> {
     let caller = principal(caller)?;
     let id = user_id(&id)?;

@@ -47,6 +47,21 @@ impl Reply {
         e["code"].as_str().unwrap_or_default()
     }
 
+    /// A 400 `VALIDATION_ERROR` whose first detail names `field`.
+    pub fn assert_invalid(&self, field: &str, context: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+            "{context}: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["error"]["details"][0]["field"], field,
+            "{context}: {}",
+            self.body
+        );
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
