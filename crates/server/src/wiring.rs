@@ -1,4 +1,5 @@
-//! The services and resources every handler can reach, built once from the settings.
+//! The wiring: which adapter serves each port, chosen from the settings, and the domain services
+//! built on them once. The driving adapters are handed what they need from here.
 
 use std::sync::Arc;
 
@@ -9,34 +10,26 @@ use user_service_db::{
 use user_service_domain::ports::{Clock, IdGenerator, Pause, SystemClock, SystemIds};
 use user_service_domain::services::{
     AdminService, AuthPolicy, AuthService, AvatarService, CreditService, IdempotencyService,
-    LoginThrottle, NamespaceService, ProfileService, SessionService, ThrottlePolicy, UsageService,
+    LoginThrottle, NamespaceService, ProfileService, RateLimiter, SessionService, ThrottlePolicy,
+    UsageService,
 };
 use user_service_domain::tokens::AccessTokens;
 
-use crate::adapters::{BcryptHasher, BlockingImageProcessor, ImageRules, open_avatar_store};
-use crate::config::Settings;
-use crate::metrics::Metrics;
-use crate::rate_limit::{self, RateLimiter, TrustedProxies};
+use user_service_domain::model::TrustedProxies;
+use user_service_http::{AppState, CorsSettings, HttpSettings};
 
+use crate::adapters::{
+    BcryptHasher, BlockingImageProcessor, ImageRules, PrometheusTelemetry, limit_store,
+    open_avatar_store,
+};
+use crate::config::Settings;
+
+/// Everything the process serves, wired once.
 #[derive(Clone)]
-pub struct AppState {
-    pub auth: Arc<AuthService>,
-    pub namespaces: Arc<NamespaceService>,
-    pub profiles: Arc<ProfileService>,
-    pub admin: Arc<AdminService>,
-    pub credits: Arc<CreditService>,
-    pub usage: Arc<UsageService>,
-    pub sessions: Arc<SessionService>,
-    pub idempotency: Arc<IdempotencyService>,
-    pub avatars: Arc<AvatarService>,
-    pub db: Database,
-    pub metrics: Arc<Metrics>,
+pub struct Wiring {
+    /// The services, as the HTTP adapter is handed them (the CLI uses the same ones).
+    pub http: AppState,
     pub settings: Arc<Settings>,
-    /// `None` when `rate_limit.enabled` is false.
-    pub rate_limiter: Option<Arc<RateLimiter>>,
-    pub trusted_proxies: Arc<TrustedProxies>,
-    /// The one clock of the wiring: tests hand in one they can move.
-    pub clock: Arc<dyn Clock>,
 }
 
 /// The login throttle's delays, on the runtime's timer.
@@ -59,7 +52,7 @@ pub enum StateError {
     Storage(#[from] user_service_storage::StorageError),
 }
 
-impl AppState {
+impl Wiring {
     pub fn build(settings: Settings, db: Database) -> Result<Self, StateError> {
         Self::build_with_clock(settings, db, Arc::new(SystemClock))
     }
@@ -118,12 +111,12 @@ impl AppState {
             clock.clone(),
             ids.clone(),
         );
-        let metrics = Arc::new(Metrics::new(db.clone()));
+        let metrics = Arc::new(PrometheusTelemetry::new(db.clone()));
         let rl = &settings.rate_limit;
         let trusted_proxies =
             Arc::new(TrustedProxies::parse(&rl.trusted_proxies).map_err(StateError::RateLimit)?);
         let (rate_limiter, login_throttle) = if rl.enabled {
-            let store = rate_limit::store(rl, clock.clone(), metrics.rate_limit_fallback())
+            let store = limit_store(rl, clock.clone(), metrics.rate_limit_fallback())
                 .map_err(StateError::RateLimit)?;
             let limiter = RateLimiter::new(
                 store.clone(),
@@ -164,7 +157,16 @@ impl AppState {
             clock.clone(),
             settings.idempotency.ttl_secs,
         );
-        Ok(Self {
+        let http_settings = HttpSettings {
+            cors: CorsSettings {
+                allowed_origins: settings.cors.allowed_origins.clone(),
+                allowed_methods: settings.cors.allowed_methods.clone(),
+                allowed_headers: settings.cors.allowed_headers.clone(),
+            },
+            body_timeout_secs: settings.server.body_timeout_secs,
+            avatar_max_bytes: settings.avatar.max_bytes,
+        };
+        let http = AppState {
             credits: Arc::new(credits),
             usage: Arc::new(usage),
             sessions: Arc::new(sessions),
@@ -194,12 +196,16 @@ impl AppState {
                     None => profiles,
                 }
             }),
-            metrics,
-            db,
-            settings: Arc::new(settings),
+            telemetry: metrics,
+            database: Arc::new(db),
+            settings: Arc::new(http_settings),
             rate_limiter,
             trusted_proxies,
             clock,
+        };
+        Ok(Self {
+            http,
+            settings: Arc::new(settings),
         })
     }
 }

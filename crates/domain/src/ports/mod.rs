@@ -10,6 +10,7 @@ mod passwords;
 mod rate_limits;
 mod refresh_tokens;
 mod sessions;
+mod telemetry;
 mod usage;
 mod users;
 
@@ -22,6 +23,7 @@ pub use passwords::PasswordHasher;
 pub use rate_limits::{Pause, RateLimitStore, WindowCount};
 pub use refresh_tokens::RefreshTokenRepository;
 pub use sessions::SessionRepository;
+pub use telemetry::{DatabaseHealth, Protocol, RequestOutcome, Telemetry};
 pub use usage::UsageRepository;
 pub use users::{AvatarRef, LoginName, UserFilter, UserRepository};
 
@@ -43,6 +45,8 @@ pub use rate_limits::{MockPause, MockRateLimitStore};
 pub use refresh_tokens::MockRefreshTokenRepository;
 #[cfg(any(test, feature = "mock"))]
 pub use sessions::MockSessionRepository;
+#[cfg(any(test, feature = "mock"))]
+pub use telemetry::MockDatabaseHealth;
 #[cfg(any(test, feature = "mock"))]
 pub use usage::MockUsageRepository;
 #[cfg(any(test, feature = "mock"))]

@@ -1,34 +1,34 @@
-//! Prometheus metrics: requests by route and status, latency, logins, database pool use.
+//! The Prometheus registry behind the `Telemetry` port: requests by protocol, route and status,
+//! latency, logins, credits consumed, database pool use, rate-limit fallback.
 
-use std::time::Instant;
-
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
-use actix_web::middleware::Next;
-use actix_web::{Error, web};
 use prometheus::{
     Counter, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use user_service_db::Database;
 use user_service_domain::model::Credits;
+use user_service_domain::ports::{Protocol, RequestOutcome, Telemetry};
 
-use crate::rate_limit::FallbackSignals;
-use crate::state::AppState;
+use super::FallbackSignals;
 
-pub struct Metrics {
+pub struct PrometheusTelemetry {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
     logins: IntCounterVec,
     credits_consumed: Counter,
     pool: IntGaugeVec,
+    grpc_requests: IntCounterVec,
+    grpc_latency: HistogramVec,
     rate_limit_fallback: FallbackSignals,
     db: Database,
 }
 
-impl Metrics {
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+impl PrometheusTelemetry {
     pub fn new(db: Database) -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
@@ -44,10 +44,26 @@ impl Metrics {
                 "http_request_duration_seconds",
                 "HTTP request latency by method and route",
             )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["method", "route"],
+        )
+        .expect("static metric definition is valid");
+        // The names and labels of the usual gRPC server metrics, so existing dashboards read them.
+        let grpc_requests = IntCounterVec::new(
+            Opts::new(
+                "grpc_server_handled_total",
+                "gRPC calls by method and status code",
+            ),
+            &["grpc_type", "grpc_method", "grpc_code"],
+        )
+        .expect("static metric definition is valid");
+        let grpc_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "grpc_server_handling_seconds",
+                "gRPC call latency by method",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["grpc_type", "grpc_method"],
         )
         .expect("static metric definition is valid");
         let logins = IntCounterVec::new(
@@ -85,6 +101,8 @@ impl Metrics {
             Box::new(logins.clone()),
             Box::new(credits_consumed.clone()),
             Box::new(pool.clone()),
+            Box::new(grpc_requests.clone()),
+            Box::new(grpc_latency.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -95,6 +113,8 @@ impl Metrics {
             logins,
             credits_consumed,
             pool,
+            grpc_requests,
+            grpc_latency,
             rate_limit_fallback,
             db,
         }
@@ -104,8 +124,23 @@ impl Metrics {
     pub fn rate_limit_fallback(&self) -> FallbackSignals {
         self.rate_limit_fallback.clone()
     }
+}
 
-    pub fn login(&self, success: bool) {
+impl Telemetry for PrometheusTelemetry {
+    fn request(&self, o: RequestOutcome<'_>) {
+        let (counter, histogram) = match o.protocol {
+            Protocol::Http => (&self.requests, &self.latency),
+            Protocol::Grpc => (&self.grpc_requests, &self.grpc_latency),
+        };
+        counter
+            .with_label_values(&[o.method, o.route, o.status])
+            .inc();
+        histogram
+            .with_label_values(&[o.method, o.route])
+            .observe(o.seconds);
+    }
+
+    fn login(&self, success: bool) {
         self.logins
             .with_label_values(&[if success { "success" } else { "failure" }])
             .inc();
@@ -113,13 +148,13 @@ impl Metrics {
 
     /// A successful consume. Prometheus counters are floats; millionths keep their value exactly up
     /// to 2^53 of them, far beyond what one process counts between scrapes.
-    pub fn credits_consumed(&self, amount: Credits) {
+    fn credits_consumed(&self, amount: Credits) {
         self.credits_consumed
             .inc_by(amount.millionths() as f64 / Credits::SCALE as f64);
     }
 
     /// The Prometheus text exposition of every metric.
-    pub fn render(&self) -> String {
+    fn render(&self) -> String {
         let pool = self.db.pool_status();
         self.pool
             .with_label_values(&["idle"])
@@ -139,43 +174,4 @@ impl Metrics {
         }
         String::from_utf8(buf).unwrap_or_default()
     }
-}
-
-/// The label of whatever the client sent that the service does not know: an unknown method or path.
-/// Label values come from a fixed set, so no request can grow the metrics.
-const OTHER: &str = "other";
-
-fn method_label(method: &Method) -> &'static str {
-    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-    KNOWN
-        .into_iter()
-        .find(|m| *m == method.as_str())
-        .unwrap_or(OTHER)
-}
-
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.metrics.clone());
-    let method = method_label(req.method());
-    let res = next.call(req).await?;
-    if let Some(m) = metrics {
-        // The route pattern, not the path, so ids do not explode the label space.
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| OTHER.into());
-        let status = res.status();
-        m.requests
-            .with_label_values(&[method, &route, status.as_str()])
-            .inc();
-        m.latency
-            .with_label_values(&[method, &route])
-            .observe(started.elapsed().as_secs_f64());
-    }
-    Ok(res)
 }

@@ -1,0 +1,51 @@
+//! What every handler can reach: the domain services and the few settings of the HTTP layer, handed
+//! in by the composition root (`crates/server`). Nothing here knows which database, store or
+//! limiter backs them.
+
+use std::sync::Arc;
+
+use user_service_domain::ports::{Clock, DatabaseHealth, Telemetry};
+use user_service_domain::services::{
+    AdminService, AuthService, AvatarService, CreditService, IdempotencyService, NamespaceService,
+    ProfileService, RateLimiter, SessionService, UsageService,
+};
+
+use crate::rate_limit::TrustedProxies;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<AuthService>,
+    pub namespaces: Arc<NamespaceService>,
+    pub profiles: Arc<ProfileService>,
+    pub admin: Arc<AdminService>,
+    pub credits: Arc<CreditService>,
+    pub usage: Arc<UsageService>,
+    pub sessions: Arc<SessionService>,
+    pub idempotency: Arc<IdempotencyService>,
+    pub avatars: Arc<AvatarService>,
+    pub database: Arc<dyn DatabaseHealth>,
+    pub telemetry: Arc<dyn Telemetry>,
+    pub settings: Arc<HttpSettings>,
+    /// `None` when `rate_limit.enabled` is false.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// The one clock of the wiring: tests hand in one they can move.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The settings only the HTTP layer reads.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub cors: CorsSettings,
+    /// The whole request body must arrive within this many seconds of the headers, else 408.
+    pub body_timeout_secs: u64,
+    /// The largest avatar upload accepted.
+    pub avatar_max_bytes: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CorsSettings {
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+}
