@@ -11,6 +11,7 @@ mod login_throttle;
 mod namespaces;
 mod profile;
 mod sessions;
+mod signing_keys;
 mod usage;
 
 pub use admin::{AdminService, NewUser, UserUpdate, managed_namespace};
@@ -22,6 +23,7 @@ pub use login_throttle::{Account, LoginThrottle, ThrottlePolicy};
 pub use namespaces::{NamespaceService, NewNamespace};
 pub use profile::ProfileService;
 pub use sessions::SessionService;
+pub use signing_keys::SigningKeyService;
 pub use usage::UsageService;
 
 #[cfg(test)]
@@ -47,5 +49,7 @@ mod namespaces_tests;
 mod profile_tests;
 #[cfg(test)]
 mod sessions_tests;
+#[cfg(test)]
+mod signing_keys_tests;
 #[cfg(test)]
 mod usage_tests;
