@@ -12,6 +12,7 @@ mod namespaces;
 mod profile;
 mod rate_limiter;
 mod sessions;
+mod signing_keys;
 mod usage;
 
 pub use admin::{AdminService, NewUser, UserUpdate, check_request_tenant, managed_namespace};
@@ -24,6 +25,7 @@ pub use namespaces::{NamespaceService, NewNamespace};
 pub use profile::ProfileService;
 pub use rate_limiter::{Decision, RateLimiter};
 pub use sessions::SessionService;
+pub use signing_keys::SigningKeyService;
 pub use usage::UsageService;
 
 #[cfg(test)]
@@ -49,5 +51,7 @@ mod namespaces_tests;
 mod profile_tests;
 #[cfg(test)]
 mod sessions_tests;
+#[cfg(test)]
+mod signing_keys_tests;
 #[cfg(test)]
 mod usage_tests;
