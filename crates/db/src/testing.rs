@@ -147,6 +147,23 @@ impl Drop for DropDatabase {
     }
 }
 
+/// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL, in
+/// modules `sqlite` and `postgres`, under the test attribute given first (`#[actix_web::test]`,
+/// `#[tokio::test]`). The calling test crate provides `common::Harness::new(common::Backend, &[])`.
+#[macro_export]
+macro_rules! on_both {
+    (#[$attr:meta] $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[$attr]
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Sqlite, &[]).await).await })*
+        }
+        mod postgres {
+            $(#[$attr]
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Postgres, &[]).await).await })*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;
