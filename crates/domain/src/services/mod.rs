@@ -6,9 +6,12 @@ mod admin;
 mod auth;
 mod avatars;
 mod credits;
+mod email;
 mod idempotency;
 mod login_throttle;
+mod mail;
 mod namespaces;
+mod outbox;
 mod profile;
 mod sessions;
 mod usage;
@@ -17,9 +20,12 @@ pub use admin::{AdminService, NewUser, UserUpdate, managed_namespace};
 pub use auth::{AuthPolicy, AuthService, Registration, new_user};
 pub use avatars::AvatarService;
 pub use credits::CreditService;
+pub use email::EmailService;
 pub use idempotency::{Begin, IN_FLIGHT_LEASE_SECS, IdempotencyService, ScopedKey, fingerprint};
 pub use login_throttle::{Account, LoginThrottle, ThrottlePolicy};
+pub use mail::{MailPolicy, Mailer, html_escape, own_page};
 pub use namespaces::{NamespaceService, NewNamespace};
+pub use outbox::{DeliveryPolicy, DeliveryReport, OutboxSender};
 pub use profile::ProfileService;
 pub use sessions::SessionService;
 pub use usage::UsageService;
@@ -37,6 +43,8 @@ mod auth_tests;
 mod avatars_tests;
 #[cfg(test)]
 mod credits_tests;
+#[cfg(test)]
+mod email_tests;
 #[cfg(test)]
 mod idempotency_tests;
 #[cfg(test)]
