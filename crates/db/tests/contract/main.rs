@@ -13,6 +13,7 @@ mod names;
 mod namespaces;
 mod refresh_tokens;
 mod sessions;
+mod signing_keys;
 mod usage;
 mod user_admin;
 mod user_search;

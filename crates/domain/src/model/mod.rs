@@ -13,6 +13,7 @@ pub mod principal;
 pub mod profile;
 pub mod search;
 pub mod session;
+pub mod signing_key;
 pub mod text;
 pub mod token;
 pub mod usage;
@@ -41,6 +42,7 @@ pub use session::{
     MessageDraft, MessageInput, MessageRole, NewSession, Session, SessionDraft, SessionInput,
     SessionMessage, SessionStatus,
 };
+pub use signing_key::{SigningAlgorithm, SigningKeyInfo, SigningKeyRecord};
 pub use token::{AccessClaims, RefreshToken, Rotation, TokenPair};
 pub use usage::{DateRange, NewUsageRecord, UsageEvent, UsageInput, UsageRecord, UsageStats};
 pub use user::{Role, User};

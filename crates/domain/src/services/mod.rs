@@ -14,6 +14,7 @@ mod namespaces;
 mod outbox;
 mod profile;
 mod sessions;
+mod signing_keys;
 mod usage;
 
 pub use admin::{AdminService, NewUser, UserUpdate, managed_namespace};
@@ -28,6 +29,7 @@ pub use namespaces::{NamespaceService, NewNamespace};
 pub use outbox::{DeliveryPolicy, DeliveryReport, OutboxSender};
 pub use profile::ProfileService;
 pub use sessions::SessionService;
+pub use signing_keys::SigningKeyService;
 pub use usage::UsageService;
 
 #[cfg(test)]
@@ -55,5 +57,7 @@ mod namespaces_tests;
 mod profile_tests;
 #[cfg(test)]
 mod sessions_tests;
+#[cfg(test)]
+mod signing_keys_tests;
 #[cfg(test)]
 mod usage_tests;
