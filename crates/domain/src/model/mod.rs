@@ -1,6 +1,7 @@
 //! Entities and the value types that can only be built valid.
 
 pub mod avatar;
+pub mod client_address;
 pub mod credits;
 pub mod email;
 pub mod idempotency;
@@ -21,6 +22,7 @@ pub mod user;
 pub mod values;
 
 pub use avatar::{AvatarKey, ImageFormat};
+pub use client_address::TrustedProxies;
 pub use credits::Credits;
 pub use email::{
     EmailPurpose, EmailToken, Issued, Mail, MailQuota, OutboxCounts, OutboxMail, OutboxStatus,
