@@ -128,6 +128,7 @@ impl UserService for UserApi {
                     profile,
                     roles: None,
                     is_active: m.is_active,
+                    email_verified: None,
                     tenant_id: None,
                 };
                 let user = admin.update(&caller, id, update).await?;

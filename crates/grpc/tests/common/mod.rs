@@ -168,6 +168,7 @@ impl Harness {
                     profile,
                     roles: None,
                     tenant_id: None,
+                    email_verified: false,
                 },
             )
             .await
