@@ -4,16 +4,20 @@ use std::sync::Arc;
 
 use user_service_db::{
     Database, DieselCreditLedger, DieselIdempotencyStore, DieselNamespaces, DieselRefreshTokens,
-    DieselSessions, DieselUsage, DieselUsers,
+    DieselSessions, DieselSigningKeys, DieselUsage, DieselUsers,
 };
 use user_service_domain::ports::{Clock, IdGenerator, Pause, SystemClock, SystemIds};
 use user_service_domain::services::{
     AdminService, AuthPolicy, AuthService, AvatarService, CreditService, IdempotencyService,
-    LoginThrottle, NamespaceService, ProfileService, SessionService, ThrottlePolicy, UsageService,
+    LoginThrottle, NamespaceService, ProfileService, SessionService, SigningKeyService,
+    ThrottlePolicy, UsageService,
 };
-use user_service_domain::tokens::AccessTokens;
+use user_service_domain::signing::KeySealer;
 
-use crate::adapters::{BcryptHasher, BlockingImageProcessor, ImageRules, open_avatar_store};
+use crate::adapters::{
+    BcryptHasher, BlockingImageProcessor, BlockingKeyGenerator, ImageRules, open_avatar_store,
+};
+use crate::config::AuthSettings;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::rate_limit::{self, RateLimiter, TrustedProxies};
@@ -29,6 +33,8 @@ pub struct AppState {
     pub sessions: Arc<SessionService>,
     pub idempotency: Arc<IdempotencyService>,
     pub avatars: Arc<AvatarService>,
+    /// The keys tokens are signed with; `start` it before serving (`cli::serve` does).
+    pub signing_keys: Arc<SigningKeyService>,
     pub db: Database,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
@@ -57,6 +63,34 @@ pub enum StateError {
     RateLimit(String),
     #[error(transparent)]
     Storage(#[from] user_service_storage::StorageError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] user_service_domain::DomainError),
+}
+
+/// HS256 with the shared secret, or keys of `auth.signing` kept in the database and sealed under
+/// `auth.key_secret`.
+fn signing_keys(
+    auth: &AuthSettings,
+    db: &Database,
+    clock: Arc<dyn Clock>,
+) -> Result<SigningKeyService, StateError> {
+    let algorithm = auth.signing_algorithm();
+    if !algorithm.is_asymmetric() {
+        return Ok(SigningKeyService::shared_secret(
+            auth.jwt_secret.as_bytes(),
+            &auth.issuer,
+            clock,
+        ));
+    }
+    Ok(SigningKeyService::stored(
+        algorithm,
+        &auth.issuer,
+        Arc::new(DieselSigningKeys::new(db.clone())),
+        Arc::new(BlockingKeyGenerator),
+        KeySealer::new(auth.key_secret.as_bytes()),
+        clock,
+        auth.access_ttl_secs,
+    )?)
 }
 
 impl AppState {
@@ -84,11 +118,8 @@ impl AppState {
             concurrency,
             settings.auth.hash_queue,
         )?);
-        let access = AccessTokens::new(
-            settings.auth.jwt_secret.as_bytes(),
-            &settings.auth.issuer,
-            settings.auth.access_ttl_secs,
-        );
+        let signing_keys = Arc::new(signing_keys(&settings.auth, &db, clock.clone())?);
+        let access = signing_keys.access_tokens(settings.auth.access_ttl_secs);
         let policy = AuthPolicy {
             refresh_ttl_secs: settings.auth.refresh_ttl_secs,
             refresh_reuse_leeway_secs: settings.auth.refresh_reuse_leeway_secs,
@@ -187,6 +218,7 @@ impl AppState {
                 ids.clone(),
             )),
             avatars: Arc::new(avatars),
+            signing_keys,
             profiles: Arc::new({
                 let profiles = ProfileService::new(users, refresh_tokens, hasher, clock.clone());
                 match &login_throttle {

@@ -4,7 +4,9 @@ pub mod avatar_storage;
 pub mod bcrypt_hasher;
 pub mod image_decode;
 pub mod images;
+pub mod key_generator;
 
 pub use avatar_storage::open_avatar_store;
 pub use bcrypt_hasher::BcryptHasher;
 pub use images::{BlockingImageProcessor, ImageRules};
+pub use key_generator::BlockingKeyGenerator;

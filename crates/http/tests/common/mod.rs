@@ -103,6 +103,7 @@ impl Harness {
         let clock = std::sync::Arc::new(ManualClock::new());
         let state = AppState::build_with_clock(settings, db.database().clone(), clock.clone())
             .expect("state builds");
+        state.signing_keys.start().await.expect("signing keys load");
         Self {
             state,
             clock,
@@ -178,17 +179,21 @@ impl Harness {
     }
 }
 
-/// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL.
+/// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL,
+/// optionally with settings (`env: &[(name, value)]; tests...`) on top of the test defaults.
 #[macro_export]
 macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
+    (env: $env:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(#[actix_web::test]
-            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Sqlite, &[]).await).await })*
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Sqlite, $env).await).await })*
         }
         mod postgres {
             $(#[actix_web::test]
-            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Postgres, &[]).await).await })*
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Postgres, $env).await).await })*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both!(env: &[]; $($name),*);
     };
 }
