@@ -1,6 +1,7 @@
 //! Entities and the value types that can only be built valid.
 
 pub mod avatar;
+pub mod client_address;
 pub mod credits;
 pub mod idempotency;
 pub mod json_object;
@@ -20,6 +21,7 @@ pub mod user;
 pub mod values;
 
 pub use avatar::{AvatarKey, ImageFormat};
+pub use client_address::TrustedProxies;
 pub use credits::Credits;
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyRecord, StoredResponse};
 pub use json_object::JsonObject;

@@ -10,7 +10,9 @@ use user_service_domain::model::{NamespaceSlug, PageRequest, Principal};
 use user_service_domain::services::NewNamespace;
 
 use crate::config::{LogSettings, Settings};
-use crate::state::AppState;
+use user_service_http::AppState;
+
+use crate::wiring::Wiring;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -105,9 +107,9 @@ pub async fn run(cli: Cli) -> CliResult {
             }
             Ok(())
         }
-        Command::Userspace(cmd) => userspace(cmd, AppState::build(settings, db)?).await,
+        Command::Userspace(cmd) => userspace(cmd, Wiring::build(settings, db)?.http).await,
         Command::Keys(KeysCommand::Rotate) => {
-            let state = AppState::build(settings, db)?;
+            let state = Wiring::build(settings, db)?.http;
             let key = state.signing_keys.rotate().await.map_err(with_causes)?;
             println!(
                 "new signing key {} ({}) is active",
@@ -121,7 +123,7 @@ pub async fn run(cli: Cli) -> CliResult {
             username,
             roles,
         }) => {
-            let state = AppState::build(settings, db)?;
+            let state = Wiring::build(settings, db)?.http;
             let user = state
                 .admin
                 .set_roles(&Principal::Operator, &namespace, &username, &roles)
@@ -149,7 +151,7 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
         settings.workers(),
     );
     let refresh_every = std::time::Duration::from_secs(settings.auth.key_refresh_secs);
-    let state = AppState::build(settings, db)?;
+    let state = Wiring::build(settings, db)?.http;
     // Before listening: the first key is made here, and a key_secret that cannot open the active
     // key stops the start with a message saying so.
     state.signing_keys.start().await.map_err(with_causes)?;
@@ -163,7 +165,7 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
             }
         }
     });
-    let server = HttpServer::new(move || crate::build_app(state.clone()))
+    let server = HttpServer::new(move || user_service_http::build_app(state.clone()))
         .workers(workers)
         .bind((host, port))?;
     for addr in server.addrs() {

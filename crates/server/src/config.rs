@@ -241,14 +241,14 @@ impl Settings {
                 "auth.key_secret must be at least 16 bytes".into(),
             ));
         }
-        if self.profile == "production" && signing.is_asymmetric() {
-            if self.auth.key_secret == DEV_KEY_SECRET
-                || self.auth.key_secret.len() < MIN_PRODUCTION_SECRET_BYTES
-            {
-                return Err(ConfigError::Invalid(format!(
-                    "the production profile needs an auth.key_secret of at least {MIN_PRODUCTION_SECRET_BYTES} bytes other than the default: set USER_SERVICE__AUTH__KEY_SECRET"
-                )));
-            }
+        if self.profile == "production"
+            && signing.is_asymmetric()
+            && (self.auth.key_secret == DEV_KEY_SECRET
+                || self.auth.key_secret.len() < MIN_PRODUCTION_SECRET_BYTES)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "the production profile needs an auth.key_secret of at least {MIN_PRODUCTION_SECRET_BYTES} bytes other than the default: set USER_SERVICE__AUTH__KEY_SECRET"
+            )));
         }
         if self.profile == "production" {
             if self.auth.jwt_secret == DEV_JWT_SECRET {
