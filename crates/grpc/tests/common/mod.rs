@@ -54,6 +54,12 @@ impl Harness {
         let clock = Arc::new(ManualClock::new());
         let wiring = Wiring::build_with_clock(settings, db.database().clone(), clock.clone())
             .expect("wiring builds");
+        wiring
+            .http
+            .signing_keys
+            .start()
+            .await
+            .expect("signing keys load");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");

@@ -85,6 +85,7 @@ impl Harness {
         let state = Wiring::build_with_clock(settings, db.database().clone(), clock.clone())
             .expect("state builds")
             .http;
+        state.signing_keys.start().await.expect("signing keys load");
         Self {
             state,
             clock,
@@ -160,10 +161,14 @@ impl Harness {
     }
 }
 
-/// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL: the
+/// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL,
+/// optionally with settings (`env: &[(name, value)]; tests...`) on top of the test defaults: the
 /// project's one both-backends macro, on actix's test runtime.
 #[macro_export]
 macro_rules! on_both {
+    (env: $env:expr; $($name:ident),* $(,)?) => {
+        user_service_db::on_both!(#[actix_web::test] env: $env; $($name),*);
+    };
     ($($name:ident),* $(,)?) => {
         user_service_db::on_both!(#[actix_web::test] $($name),*);
     };
