@@ -1,7 +1,9 @@
 //! One connection type for both databases, and the pool's connection manager that picks the backend
 //! from the URL scheme.
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -74,27 +76,76 @@ impl Manager {
     }
 }
 
+/// A connection idle longer than this is pinged before it is used: a database restarted during a
+/// quiet spell has closed it, and the request should get a new one rather than the error.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(15);
+
+/// A pooled connection and what the pool needs to know about it. Connections in use are not pinged
+/// on checkout (r2d2's `SELECT 1` per checkout was a round trip per query under load); instead a
+/// failed query is followed by one ping, and a connection that fails it leaves the pool.
+pub(crate) struct Pooled {
+    conn: DbConnection,
+    last_used: Instant,
+    broken: bool,
+}
+
+impl Pooled {
+    /// Whether the connection has been idle long enough that the database may have dropped it.
+    pub(crate) fn idle_too_long(&self) -> bool {
+        self.last_used.elapsed() >= IDLE_BEFORE_PING
+    }
+
+    /// Pings the connection, marking it broken (to be closed by the pool) when it does not answer.
+    pub(crate) fn check(&mut self) -> bool {
+        self.broken = self.conn.ping().is_err();
+        !self.broken
+    }
+
+    pub(crate) fn used(&mut self) {
+        self.last_used = Instant::now();
+    }
+}
+
+impl Deref for Pooled {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        match &self.target {
-            Target::Postgres(url) => Ok(DbConnection::Pg(PgConnection::establish(url)?)),
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let conn = match &self.target {
+            Target::Postgres(url) => DbConnection::Pg(PgConnection::establish(url)?),
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
                 conn.batch_execute(SQLITE_SETUP)?;
-                Ok(DbConnection::Sqlite(conn))
+                DbConnection::Sqlite(conn)
             }
-        }
+        };
+        Ok(Pooled {
+            conn,
+            last_used: Instant::now(),
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        conn.conn.ping().map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        std::thread::panicking() || conn.broken || conn.conn.is_broken()
     }
 }
 
