@@ -157,6 +157,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Users per namespace, spread over shards; kept by triggers (migration `user_counts`).
+    namespace_user_counts (namespace, shard) {
+        namespace -> Text,
+        shard -> Text,
+        live -> BigInt,
+        total -> BigInt,
+    }
+}
+
 diesel::joinable!(users -> namespaces (namespace));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
@@ -171,4 +181,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversation_sessions,
     session_messages,
     idempotency_keys,
+    namespace_user_counts,
 );

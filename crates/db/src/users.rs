@@ -10,11 +10,11 @@ use user_service_domain::model::{PageRequest, Paged, SearchQuery, User, UserChan
 use user_service_domain::ports::{AvatarRef, LoginName, UserFilter, UserRepository};
 use uuid::Uuid;
 
-use crate::connection::write_transaction;
+use crate::connection::{DbConnection, write_transaction};
 use crate::database::Database;
 use crate::errors;
 use crate::models::{NewUserRow, USER_COLUMNS, UserChangeset, UserRow, from_db_time, to_db_time};
-use crate::schema::users;
+use crate::schema::{namespace_user_counts as counts, users};
 use crate::user_search::search_ids;
 
 /// Why a write transaction on `users` was rolled back: the database failed, or a rule of the domain
@@ -349,7 +349,11 @@ impl UserRepository for DieselUsers {
                     }
                     q
                 };
-                let total: i64 = filtered().count().get_result(conn).map_err(errors::db)?;
+                let total = match counted(&filter) {
+                    Some(column) => count_of(conn, &namespace, column),
+                    None => filtered().count().get_result(conn),
+                }
+                .map_err(errors::db)?;
                 let rows: Vec<UserRow> = filtered()
                     .select(USER_COLUMNS)
                     .order((users::created_at.asc(), users::id.asc()))
@@ -399,4 +403,41 @@ impl UserRepository for DieselUsers {
             })
             .await
     }
+}
+
+/// Which kept count answers a list's `total` without counting: the live users, or all of them,
+/// when nothing else filters the list.
+#[derive(Debug, Clone, Copy)]
+enum Counted {
+    Live,
+    All,
+}
+
+fn counted(filter: &UserFilter) -> Option<Counted> {
+    match filter {
+        UserFilter {
+            is_active: None,
+            role: None,
+            include_deleted,
+        } => Some(if *include_deleted {
+            Counted::All
+        } else {
+            Counted::Live
+        }),
+        _ => None,
+    }
+}
+
+/// The namespace's kept count: the sum of its (at most 16) shard rows.
+fn count_of(
+    conn: &mut DbConnection,
+    namespace: &str,
+    which: Counted,
+) -> Result<i64, diesel::result::Error> {
+    let rows = counts::table.filter(counts::namespace.eq(namespace));
+    let shards: Vec<i64> = match which {
+        Counted::Live => rows.select(counts::live).load(conn)?,
+        Counted::All => rows.select(counts::total).load(conn)?,
+    };
+    Ok(shards.into_iter().sum())
 }

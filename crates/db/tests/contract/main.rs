@@ -14,5 +14,6 @@ mod refresh_tokens;
 mod sessions;
 mod usage;
 mod user_admin;
+mod user_counts;
 mod user_search;
 mod users;
