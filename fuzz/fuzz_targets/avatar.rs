@@ -2,7 +2,7 @@
 //! small so each run stays fast; the code path is the service's.
 #![no_main]
 
-#[path = "../../crates/http/src/adapters/image_decode.rs"]
+#[path = "../../crates/server/src/adapters/image_decode.rs"]
 mod image_decode;
 
 use image_decode::{ImageRules, process, sniff};

@@ -69,7 +69,7 @@ pub fn binary() -> PathBuf {
     let bin = dir.join("user-service");
     assert!(
         bin.exists(),
-        "{} not found: run the tests with `cargo test --workspace`",
+        "{} not found: run the tests with `cargo test --workspace` (or `cargo build -p user-service` first)",
         bin.display()
     );
     bin

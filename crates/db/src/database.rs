@@ -167,3 +167,10 @@ impl HandleError<r2d2::Error> for LogErrors {
         tracing::warn!(%error, "database connection failed");
     }
 }
+
+#[async_trait::async_trait]
+impl user_service_domain::ports::DatabaseHealth for Database {
+    async fn ping(&self) -> bool {
+        Database::ping(self).await
+    }
+}

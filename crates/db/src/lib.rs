@@ -17,6 +17,7 @@ mod paging;
 mod refresh_tokens;
 pub mod schema;
 mod sessions;
+mod signing_keys;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod usage;
@@ -32,5 +33,6 @@ pub use name_keys::{NameCollision, NameField, NameKeyReport};
 pub use namespaces::DieselNamespaces;
 pub use refresh_tokens::DieselRefreshTokens;
 pub use sessions::DieselSessions;
+pub use signing_keys::DieselSigningKeys;
 pub use usage::DieselUsage;
 pub use users::DieselUsers;

@@ -167,6 +167,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Keys that sign access tokens; at most one has no `retired_at` (the active one).
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        public_jwk -> Text,
+        sealed_private_key -> Binary,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> namespaces (namespace));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
@@ -182,4 +194,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     session_messages,
     idempotency_keys,
     namespace_user_counts,
+    signing_keys,
 );

@@ -8,6 +8,7 @@ pub mod error;
 pub mod model;
 pub mod ports;
 pub mod services;
+pub mod signing;
 pub mod tokens;
 
 pub use error::{DomainError, FieldError};

@@ -1,46 +1,59 @@
-//! Access tokens (HS256 JWTs) and the hashing of opaque secrets (refresh tokens, API keys).
+//! Access tokens (JWTs signed with HS256, EdDSA or RS256) and the hashing of opaque secrets
+//! (refresh tokens, API keys).
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
 use crate::model::{AccessClaims, User};
+use crate::signing::{KeyRing, KeyStore};
 
 /// Expiry is checked with at most this much tolerance for clock skew between services.
 pub const EXPIRY_LEEWAY_SECS: i64 = 5;
 
-/// Signs and checks access tokens. Expiry is checked against the domain's clock, not the system's,
-/// so the rules can be tested at any instant.
+/// Signs and checks access tokens with the keys of a `KeyStore`. Expiry is checked against the
+/// domain's clock, not the system's, so the rules can be tested at any instant.
 pub struct AccessTokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    keys: Arc<KeyStore>,
     issuer: String,
     ttl_secs: u64,
 }
 
 impl AccessTokens {
+    /// HS256 with a shared secret.
     pub fn new(secret: &[u8], issuer: &str, ttl_secs: u64) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.validate_exp = false;
-        validation.required_spec_claims.clear();
-        validation.set_issuer(&[issuer]);
+        Self::with_keys(
+            Arc::new(KeyStore::new(KeyRing::shared_secret(secret))),
+            issuer,
+            ttl_secs,
+        )
+    }
+
+    /// Tokens signed with the active key of `keys` and verified with any key it still holds.
+    pub fn with_keys(keys: Arc<KeyStore>, issuer: &str, ttl_secs: u64) -> Self {
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            keys,
             issuer: issuer.to_owned(),
             ttl_secs,
         }
     }
 
+    /// How long a new access token lives.
     pub fn ttl_secs(&self) -> u64 {
         self.ttl_secs
     }
 
+    /// The `iss` claim of every token.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// A signed access token for `user` at `token_version`, carrying the active key's `kid`.
     pub fn issue(
         &self,
         user: &User,
@@ -48,6 +61,8 @@ impl AccessTokens {
         jti: Uuid,
         now: DateTime<Utc>,
     ) -> DomainResult<String> {
+        let ring = self.ring()?;
+        let active = ring.active();
         let iat = now.timestamp();
         let claims = AccessClaims {
             sub: user.id,
@@ -60,18 +75,37 @@ impl AccessTokens {
             iss: self.issuer.clone(),
             ver: token_version,
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(DomainError::unexpected)
+        let mut header = Header::new(active.algorithm.jwt());
+        header.kid = active.kid.clone();
+        encode(&header, &claims, &active.key).map_err(DomainError::unexpected)
     }
 
+    /// The claims of a token signed by one of our keys, with our issuer, unexpired at `now` (give or
+    /// take `EXPIRY_LEEWAY_SECS`). Anything else, including an unknown `kid` or an `alg` other than
+    /// its key's, is `TokenInvalid`.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> DomainResult<AccessClaims> {
-        let data = decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        let header = decode_header(token).map_err(|_| DomainError::TokenInvalid)?;
+        let ring = self.ring().map_err(|_| DomainError::TokenInvalid)?;
+        let key = ring
+            .verifier_for(&header, now)
+            .ok_or(DomainError::TokenInvalid)?;
+        let mut validation = Validation::new(key.algorithm.jwt());
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[&self.issuer]);
+        let data = decode::<AccessClaims>(token, &key.key, &validation)
             .map_err(|_| DomainError::TokenInvalid)?;
         // Saturating: a signed `exp` near i64::MAX must not overflow (found by fuzzing).
         if data.claims.exp.saturating_add(EXPIRY_LEEWAY_SECS) < now.timestamp() {
             return Err(DomainError::TokenExpired);
         }
         Ok(data.claims)
+    }
+
+    fn ring(&self) -> DomainResult<Arc<KeyRing>> {
+        self.keys
+            .current()
+            .ok_or_else(|| DomainError::unexpected("signing keys are not loaded yet"))
     }
 }
 
@@ -92,6 +126,7 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use jsonwebtoken::{Algorithm, EncodingKey};
     use std::collections::BTreeMap;
 
     fn user() -> User {

@@ -7,9 +7,9 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, Error, HttpResponse, web};
 use user_service_domain::DomainError;
 
-use crate::config::CorsSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::state::CorsSettings;
 use crate::{
     body_deadline, extract, methods, metrics, openapi, rate_limit, request_context, routes,
     security_headers,

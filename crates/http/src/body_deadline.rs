@@ -28,7 +28,7 @@ pub async fn middleware(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let limit = req
         .app_data::<web::Data<AppState>>()
-        .map(|s| Duration::from_secs(s.settings.server.body_timeout_secs.max(1)));
+        .map(|s| Duration::from_secs(s.settings.body_timeout_secs.max(1)));
     let Some(limit) = limit else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };

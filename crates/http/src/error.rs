@@ -175,14 +175,4 @@ pub fn envelope_for_status(status: StatusCode) -> HttpResponse {
     envelope(status, code, message.to_owned(), None)
 }
 
-/// An error and its causes, for the log.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
-}
+pub use user_service_domain::error::chain;

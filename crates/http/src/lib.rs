@@ -1,11 +1,8 @@
-//! The actix-web adapter of the user service: routes, extractors, the error mapping, OpenAPI,
-//! configuration and wiring. `main.rs` is a thin CLI over this library.
+//! The actix-web adapter of the user service: routes, extractors, the error mapping, OpenAPI and
+//! middleware. It is handed its services (`AppState`) by the composition root, `crates/server`.
 
-pub mod adapters;
 pub mod app;
 pub mod body_deadline;
-pub mod cli;
-pub mod config;
 pub mod error;
 pub mod extract;
 pub mod header_rules;
@@ -22,5 +19,4 @@ pub mod security_headers;
 pub mod state;
 
 pub use app::build_app;
-pub use config::Settings;
-pub use state::AppState;
+pub use state::{AppState, CorsSettings, HttpSettings};

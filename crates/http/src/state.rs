@@ -1,22 +1,16 @@
-//! The services and resources every handler can reach, built once from the settings.
+//! What every handler can reach: the domain services and the few settings of the HTTP layer, handed
+//! in by the composition root (`crates/server`). Nothing here knows which database, store or
+//! limiter backs them.
 
 use std::sync::Arc;
 
-use user_service_db::{
-    Database, DieselCreditLedger, DieselIdempotencyStore, DieselNamespaces, DieselRefreshTokens,
-    DieselSessions, DieselUsage, DieselUsers,
-};
-use user_service_domain::ports::{Clock, IdGenerator, Pause, SystemClock, SystemIds};
+use user_service_domain::ports::{Clock, DatabaseHealth, Telemetry};
 use user_service_domain::services::{
-    AdminService, AuthPolicy, AuthService, AvatarService, CreditService, IdempotencyService,
-    LoginThrottle, NamespaceService, ProfileService, SessionService, ThrottlePolicy, UsageService,
+    AdminService, AuthService, AvatarService, CreditService, IdempotencyService, NamespaceService,
+    ProfileService, RateLimiter, SessionService, UsageService,
 };
-use user_service_domain::tokens::AccessTokens;
 
-use crate::adapters::{BcryptHasher, BlockingImageProcessor, ImageRules, open_avatar_store};
-use crate::config::Settings;
-use crate::metrics::Metrics;
-use crate::rate_limit::{self, RateLimiter, TrustedProxies};
+use crate::rate_limit::TrustedProxies;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,9 +23,9 @@ pub struct AppState {
     pub sessions: Arc<SessionService>,
     pub idempotency: Arc<IdempotencyService>,
     pub avatars: Arc<AvatarService>,
-    pub db: Database,
-    pub metrics: Arc<Metrics>,
-    pub settings: Arc<Settings>,
+    pub database: Arc<dyn DatabaseHealth>,
+    pub telemetry: Arc<dyn Telemetry>,
+    pub settings: Arc<HttpSettings>,
     /// `None` when `rate_limit.enabled` is false.
     pub rate_limiter: Option<Arc<RateLimiter>>,
     pub trusted_proxies: Arc<TrustedProxies>,
@@ -39,167 +33,19 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
 }
 
-/// The login throttle's delays, on the runtime's timer.
-struct TokioPause;
-
-#[async_trait::async_trait]
-impl Pause for TokioPause {
-    async fn pause(&self, duration: std::time::Duration) {
-        tokio::time::sleep(duration).await;
-    }
+/// The settings only the HTTP layer reads.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub cors: CorsSettings,
+    /// The whole request body must arrive within this many seconds of the headers, else 408.
+    pub body_timeout_secs: u64,
+    /// The largest avatar upload accepted.
+    pub avatar_max_bytes: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error("password hashing: {0}")]
-    Hasher(#[from] bcrypt::BcryptError),
-    #[error("configuration: {0}")]
-    RateLimit(String),
-    #[error(transparent)]
-    Storage(#[from] user_service_storage::StorageError),
-}
-
-impl AppState {
-    pub fn build(settings: Settings, db: Database) -> Result<Self, StateError> {
-        Self::build_with_clock(settings, db, Arc::new(SystemClock))
-    }
-
-    /// The wiring with a given clock: every service and middleware reads time from it.
-    pub fn build_with_clock(
-        settings: Settings,
-        db: Database,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, StateError> {
-        let ids: Arc<dyn IdGenerator> = Arc::new(SystemIds);
-        let namespaces = Arc::new(DieselNamespaces::new(db.clone()));
-        let users = Arc::new(DieselUsers::new(db.clone()));
-        let refresh_tokens = Arc::new(DieselRefreshTokens::new(db.clone()));
-        let concurrency = if settings.auth.hash_concurrency == 0 {
-            num_cpus::get()
-        } else {
-            settings.auth.hash_concurrency
-        };
-        let hasher = Arc::new(BcryptHasher::new(
-            settings.auth.bcrypt_cost,
-            concurrency,
-            settings.auth.hash_queue,
-        )?);
-        let access = AccessTokens::new(
-            settings.auth.jwt_secret.as_bytes(),
-            &settings.auth.issuer,
-            settings.auth.access_ttl_secs,
-        );
-        let policy = AuthPolicy {
-            refresh_ttl_secs: settings.auth.refresh_ttl_secs,
-            refresh_reuse_leeway_secs: settings.auth.refresh_reuse_leeway_secs,
-            operator_key: settings.operator_key(),
-        };
-        let auth = AuthService::new(
-            namespaces.clone(),
-            users.clone(),
-            refresh_tokens.clone(),
-            hasher.clone(),
-            clock.clone(),
-            ids.clone(),
-            access,
-            policy,
-        );
-        let creation_open = settings.operator_key().is_none();
-        let avatars = AvatarService::new(
-            users.clone(),
-            Arc::new(open_avatar_store(&settings.storage)?),
-            Arc::new(BlockingImageProcessor::new(
-                ImageRules {
-                    max_side_px: settings.avatar.max_side_px,
-                    store_side_px: settings.avatar.store_side_px,
-                },
-                num_cpus::get(),
-            )),
-            clock.clone(),
-            ids.clone(),
-        );
-        let metrics = Arc::new(Metrics::new(db.clone()));
-        let rl = &settings.rate_limit;
-        let trusted_proxies =
-            Arc::new(TrustedProxies::parse(&rl.trusted_proxies).map_err(StateError::RateLimit)?);
-        let (rate_limiter, login_throttle) = if rl.enabled {
-            let store = rate_limit::store(rl, clock.clone(), metrics.rate_limit_fallback())
-                .map_err(StateError::RateLimit)?;
-            let limiter = RateLimiter::new(
-                store.clone(),
-                u64::from(rl.per_ip_per_minute),
-                u64::from(rl.per_user_per_hour),
-            );
-            let throttle = LoginThrottle::new(
-                store,
-                Arc::new(TokioPause),
-                ThrottlePolicy {
-                    max_failures: u64::from(rl.login_max_failures.max(1)),
-                    cooldown_secs: rl.login_cooldown_secs,
-                },
-            );
-            (Some(Arc::new(limiter)), Some(Arc::new(throttle)))
-        } else {
-            (None, None)
-        };
-        let usage_records = Arc::new(DieselUsage::new(db.clone()));
-        let session_store = Arc::new(DieselSessions::new(db.clone()));
-        let credits = CreditService::new(
-            users.clone(),
-            Arc::new(DieselCreditLedger::new(db.clone())),
-            usage_records.clone(),
-            clock.clone(),
-            ids.clone(),
-        );
-        let usage = UsageService::new(
-            users.clone(),
-            usage_records,
-            session_store.clone(),
-            clock.clone(),
-        );
-        let sessions =
-            SessionService::new(users.clone(), session_store, clock.clone(), ids.clone());
-        let idempotency = IdempotencyService::new(
-            Arc::new(DieselIdempotencyStore::new(db.clone())),
-            clock.clone(),
-            settings.idempotency.ttl_secs,
-        );
-        Ok(Self {
-            credits: Arc::new(credits),
-            usage: Arc::new(usage),
-            sessions: Arc::new(sessions),
-            idempotency: Arc::new(idempotency),
-            auth: Arc::new(match &login_throttle {
-                Some(t) => auth.with_throttle(t.clone()),
-                None => auth,
-            }),
-            namespaces: Arc::new(NamespaceService::new(
-                namespaces,
-                clock.clone(),
-                ids.clone(),
-                creation_open,
-            )),
-            admin: Arc::new(AdminService::new(
-                users.clone(),
-                refresh_tokens.clone(),
-                hasher.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
-            avatars: Arc::new(avatars),
-            profiles: Arc::new({
-                let profiles = ProfileService::new(users, refresh_tokens, hasher, clock.clone());
-                match &login_throttle {
-                    Some(t) => profiles.with_throttle(t.clone()),
-                    None => profiles,
-                }
-            }),
-            metrics,
-            db,
-            settings: Arc::new(settings),
-            rate_limiter,
-            trusted_proxies,
-            clock,
-        })
-    }
+#[derive(Debug, Clone, Default)]
+pub struct CorsSettings {
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
 }

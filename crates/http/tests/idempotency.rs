@@ -319,7 +319,7 @@ async fn a_request_dropped_mid_way_frees_its_key(h: Harness) {
 }
 
 fn backend_of(h: &Harness) -> common::Backend {
-    match h.state.db.backend() {
+    match h.db.database().backend() {
         user_service_db::Backend::Sqlite => common::Backend::Sqlite,
         user_service_db::Backend::Postgres => common::Backend::Postgres,
     }

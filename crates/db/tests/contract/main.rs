@@ -12,6 +12,7 @@ mod names;
 mod namespaces;
 mod refresh_tokens;
 mod sessions;
+mod signing_keys;
 mod usage;
 mod user_admin;
 mod user_counts;

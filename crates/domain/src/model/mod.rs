@@ -1,6 +1,7 @@
 //! Entities and the value types that can only be built valid.
 
 pub mod avatar;
+pub mod client_address;
 pub mod credits;
 pub mod idempotency;
 pub mod json_object;
@@ -12,6 +13,7 @@ pub mod principal;
 pub mod profile;
 pub mod search;
 pub mod session;
+pub mod signing_key;
 pub mod text;
 pub mod token;
 pub mod usage;
@@ -19,6 +21,7 @@ pub mod user;
 pub mod values;
 
 pub use avatar::{AvatarKey, ImageFormat};
+pub use client_address::TrustedProxies;
 pub use credits::Credits;
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyRecord, StoredResponse};
 pub use json_object::JsonObject;
@@ -35,6 +38,7 @@ pub use session::{
     MessageDraft, MessageInput, MessageRole, NewSession, Session, SessionDraft, SessionInput,
     SessionMessage, SessionStatus,
 };
+pub use signing_key::{SigningAlgorithm, SigningKeyInfo, SigningKeyRecord};
 pub use token::{AccessClaims, RefreshToken, Rotation, TokenPair};
 pub use usage::{DateRange, NewUsageRecord, UsageEvent, UsageInput, UsageRecord, UsageStats};
 pub use user::{Role, User};

@@ -42,3 +42,47 @@ pub struct Credentials {
     /// `X-Tenant-ID`: when present it must name the principal's namespace.
     pub tenant: Option<String>,
 }
+
+/// Headers (HTTP) or metadata keys (gRPC) that name the caller: each may appear at most once
+/// (API.md 1.3), else the first and the second could be read by different parts of the service.
+pub const CREDENTIAL_FIELDS: [&str; 4] =
+    ["authorization", "x-api-key", "x-admin-key", "x-tenant-id"];
+
+impl Credentials {
+    /// The one parser of a caller's credentials, whichever protocol carried them. `values(name)`
+    /// gives every value of the lowercase field `name`, `None` for one that is not text. A
+    /// malformed `authorization` (not `Bearer ...`) is kept as an empty bearer, so that it is
+    /// refused as an invalid token, not a missing one.
+    pub fn parse<'a>(
+        values: impl Fn(&str) -> Vec<Option<&'a str>>,
+    ) -> Result<Self, crate::DomainError> {
+        for name in CREDENTIAL_FIELDS {
+            if values(name).len() > 1 {
+                return Err(crate::DomainError::BadRequest(format!(
+                    "the {name} header may be sent only once"
+                )));
+            }
+        }
+        let one = |name: &str| {
+            values(name)
+                .into_iter()
+                .next()
+                .flatten()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let bearer = one("authorization").map(|v| match v.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                token.trim().to_owned()
+            }
+            _ => String::new(),
+        });
+        Ok(Self {
+            bearer,
+            api_key: one("x-api-key"),
+            operator_key: one("x-admin-key"),
+            tenant: one("x-tenant-id"),
+        })
+    }
+}

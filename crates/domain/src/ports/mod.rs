@@ -10,6 +10,8 @@ mod passwords;
 mod rate_limits;
 mod refresh_tokens;
 mod sessions;
+mod signing_keys;
+mod telemetry;
 mod usage;
 mod users;
 
@@ -22,6 +24,8 @@ pub use passwords::PasswordHasher;
 pub use rate_limits::{Pause, RateLimitStore, WindowCount};
 pub use refresh_tokens::RefreshTokenRepository;
 pub use sessions::SessionRepository;
+pub use signing_keys::{InlineKeyGenerator, KeyGenerator, SigningKeyRepository};
+pub use telemetry::{DatabaseHealth, Protocol, RequestOutcome, Telemetry};
 pub use usage::UsageRepository;
 pub use users::{AvatarRef, LoginName, UserFilter, UserRepository};
 
@@ -43,6 +47,10 @@ pub use rate_limits::{MockPause, MockRateLimitStore};
 pub use refresh_tokens::MockRefreshTokenRepository;
 #[cfg(any(test, feature = "mock"))]
 pub use sessions::MockSessionRepository;
+#[cfg(any(test, feature = "mock"))]
+pub use signing_keys::{MockKeyGenerator, MockSigningKeyRepository};
+#[cfg(any(test, feature = "mock"))]
+pub use telemetry::MockDatabaseHealth;
 #[cfg(any(test, feature = "mock"))]
 pub use usage::MockUsageRepository;
 #[cfg(any(test, feature = "mock"))]

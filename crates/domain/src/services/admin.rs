@@ -57,6 +57,15 @@ fn check_tenant(tenant_id: Option<&str>, namespace: &str) -> DomainResult<()> {
     Ok(())
 }
 
+/// A `tenant_id` a request names beside its credentials (gRPC requests carry one): empty means the
+/// caller's namespace, anything else must be it (else 403, like `X-Tenant-ID`).
+pub fn check_request_tenant(caller: &Principal, tenant_id: &str) -> DomainResult<()> {
+    match caller.namespace() {
+        Some(ns) if !tenant_id.is_empty() => check_tenant(Some(tenant_id), ns),
+        _ => Ok(()),
+    }
+}
+
 /// Who manages a namespace's users as a whole (create, list, search): its service key or one of its
 /// admin users. Everything else that is authenticated (a plain user, the operator) is refused with
 /// 403; there is no namespace to name on these routes, so a principal only ever reaches its own

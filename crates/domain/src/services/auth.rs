@@ -257,6 +257,10 @@ impl AuthService {
     /// Checks a request's credentials. The operator key wins over a service key, which wins over a
     /// bearer token; no credentials at all is `None`.
     pub async fn authenticate(&self, creds: &Credentials) -> DomainResult<Option<Principal>> {
+        // A malformed `Authorization` was sent: an invalid token, whatever else came with it.
+        if creds.bearer.as_deref() == Some("") {
+            return Err(DomainError::TokenInvalid);
+        }
         let principal = if let Some(key) = &creds.operator_key {
             match &self.policy.operator_key {
                 Some(expected) if secrets_equal(key, expected) => Principal::Operator,

@@ -10,10 +10,12 @@ mod idempotency;
 mod login_throttle;
 mod namespaces;
 mod profile;
+mod rate_limiter;
 mod sessions;
+mod signing_keys;
 mod usage;
 
-pub use admin::{AdminService, NewUser, UserUpdate, managed_namespace};
+pub use admin::{AdminService, NewUser, UserUpdate, check_request_tenant, managed_namespace};
 pub use auth::{AuthPolicy, AuthService, Registration, new_user};
 pub use avatars::AvatarService;
 pub use credits::CreditService;
@@ -21,7 +23,9 @@ pub use idempotency::{Begin, IN_FLIGHT_LEASE_SECS, IdempotencyService, ScopedKey
 pub use login_throttle::{Account, LoginThrottle, ThrottlePolicy};
 pub use namespaces::{NamespaceService, NewNamespace};
 pub use profile::ProfileService;
+pub use rate_limiter::{Decision, RateLimiter};
 pub use sessions::SessionService;
+pub use signing_keys::SigningKeyService;
 pub use usage::UsageService;
 
 #[cfg(test)]
@@ -47,5 +51,7 @@ mod namespaces_tests;
 mod profile_tests;
 #[cfg(test)]
 mod sessions_tests;
+#[cfg(test)]
+mod signing_keys_tests;
 #[cfg(test)]
 mod usage_tests;

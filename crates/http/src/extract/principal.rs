@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{AUTHORIZATION, HeaderMap};
+use actix_web::http::header::HeaderMap;
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use user_service_domain::DomainError;
@@ -34,39 +34,9 @@ impl Caller {
 /// A user authenticated by its access token; anything else is refused with 401.
 pub struct CurrentUser(pub User);
 
-/// Headers that name the caller: each may appear at most once (API.md 1.3), else the first and the
-/// second could be read by different parts of the service.
-const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "x-admin-key", "x-tenant-id"];
-
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-/// The one parser of a request's credentials. A malformed `Authorization` header (not `Bearer
-/// ...`) is kept as an empty bearer, so that it is refused as an invalid token, not a missing one.
+/// The request's credentials, by the parser every protocol shares.
 pub fn credentials(headers: &HeaderMap) -> Result<Credentials, DomainError> {
-    for name in CREDENTIAL_HEADERS {
-        if headers.get_all(name).nth(1).is_some() {
-            return Err(DomainError::BadRequest(format!(
-                "the {name} header may be sent only once"
-            )));
-        }
-    }
-    let bearer = header(headers, AUTHORIZATION.as_str()).map(|v| match v.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim().to_owned(),
-        _ => String::new(),
-    });
-    Ok(Credentials {
-        bearer,
-        api_key: header(headers, "x-api-key"),
-        operator_key: header(headers, "x-admin-key"),
-        tenant: header(headers, "x-tenant-id"),
-    })
+    Credentials::parse(|name| headers.get_all(name).map(|v| v.to_str().ok()).collect())
 }
 
 #[derive(Clone)]
@@ -156,9 +126,6 @@ async fn check(req: &HttpRequest) -> Result<Option<Principal>, DomainError> {
         .cloned()
         .ok_or_else(|| DomainError::unexpected("application state missing"))?;
     let creds = request_credentials(req)?;
-    if creds.bearer.as_deref() == Some("") {
-        return Err(DomainError::TokenInvalid);
-    }
     state.auth.authenticate(&creds).await
 }
 

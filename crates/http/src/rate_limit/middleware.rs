@@ -10,8 +10,8 @@ use user_service_domain::DomainError;
 
 use crate::error::ApiError;
 use crate::extract::request_credentials;
-use crate::rate_limit::Decision;
 use crate::state::AppState;
+use user_service_domain::services::Decision;
 
 const UNLIMITED: &[&str] = &["/health", "/ready", "/metrics"];
 
@@ -38,7 +38,7 @@ pub async fn middleware(
     if UNLIMITED.contains(&req.path()) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let ip = state.trusted_proxies.of(req.request());
+    let ip = super::client_ip::client_of(&state.trusted_proxies, req.request());
     // The subject of a validly signed token, without a database read; a forged or expired token
     // counts against its IP only (and is refused by the route anyway).
     let bearer = request_credentials(req.request())

@@ -143,7 +143,7 @@ pub async fn login(
     };
     let result = state.auth.login(&namespace, name, &password, &ip.0).await;
     if matches!(&result, Ok(_) | Err(DomainError::InvalidCredentials)) {
-        state.metrics.login(result.is_ok());
+        state.telemetry.login(result.is_ok());
     }
     Ok(render::tokens(StatusCode::OK, TokenResponse::from(result?)))
 }

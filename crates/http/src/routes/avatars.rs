@@ -45,7 +45,7 @@ pub async fn upload_avatar(
     req: HttpRequest,
     mut form: Multipart,
 ) -> ApiResult<HttpResponse> {
-    let max_bytes = state.settings.avatar.max_bytes;
+    let max_bytes = state.settings.avatar_max_bytes;
     // An honest client announcing too much is refused before a single byte of the body is read.
     let declared = declared_length(&req);
     if declared.is_some_and(|len| len > max_bytes.saturating_add(FORM_OVERHEAD_BYTES)) {

@@ -107,7 +107,7 @@ pub async fn consume(
     let b = body.into_inner();
     let cmd = ConsumeCredits::new(b.amount, b.description, b.usage_record_id)?;
     let tx = state.credits.consume(&caller.0, *path, cmd).await?;
-    state.metrics.credits_consumed(tx.amount);
+    state.telemetry.credits_consumed(tx.amount);
     Ok(render::ok(TransactionView::from(tx)))
 }
 

@@ -22,7 +22,7 @@ pub struct Health {
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    if state.db.ping().await {
+    if state.database.ping().await {
         HttpResponse::Ok().json(Health {
             status: "healthy",
             database: "ok",
@@ -45,7 +45,7 @@ pub struct Ready {
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses((status = 200, body = Ready), (status = 503, body = Ready)))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    if state.db.ping().await {
+    if state.database.ping().await {
         HttpResponse::Ok().json(Ready { status: "ready" })
     } else {
         HttpResponse::ServiceUnavailable().json(Ready {
@@ -59,5 +59,5 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.telemetry.render())
 }

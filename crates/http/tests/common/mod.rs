@@ -6,15 +6,16 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use serde_json::{Value, json};
+use user_service::{Settings, Wiring};
 use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 use user_service_domain::ports::ManualClock;
-use user_service_http::{AppState, Settings, build_app};
+use user_service_http::{AppState, build_app};
 
 pub struct Harness {
     pub state: AppState,
     /// The application's clock: tests move it instead of waiting.
     pub clock: std::sync::Arc<ManualClock>,
-    _db: TestDatabase,
+    pub db: TestDatabase,
     /// The local avatar store's root, so tests write nothing into the source tree.
     pub uploads: tempfile::TempDir,
 }
@@ -101,12 +102,13 @@ impl Harness {
         )
         .expect("test settings load");
         let clock = std::sync::Arc::new(ManualClock::new());
-        let state = AppState::build_with_clock(settings, db.database().clone(), clock.clone())
-            .expect("state builds");
+        let state = Wiring::build_with_clock(settings, db.database().clone(), clock.clone())
+            .expect("state builds")
+            .http;
         Self {
             state,
             clock,
-            _db: db,
+            db,
             uploads,
         }
     }

@@ -10,7 +10,9 @@ use user_service_domain::model::{NamespaceSlug, PageRequest, Principal};
 use user_service_domain::services::NewNamespace;
 
 use crate::config::{LogSettings, Settings};
-use crate::state::AppState;
+use user_service_http::AppState;
+
+use crate::wiring::Wiring;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,13 +97,13 @@ pub async fn run(cli: Cli) -> CliResult {
             }
             Ok(())
         }
-        Command::Userspace(cmd) => userspace(cmd, AppState::build(settings, db)?).await,
+        Command::Userspace(cmd) => userspace(cmd, Wiring::build(settings, db)?.http).await,
         Command::User(UserCommand::SetRole {
             namespace,
             username,
             roles,
         }) => {
-            let state = AppState::build(settings, db)?;
+            let state = Wiring::build(settings, db)?.http;
             let user = state
                 .admin
                 .set_roles(&Principal::Operator, &namespace, &username, &roles)
@@ -128,8 +130,8 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
         settings.server.port,
         settings.workers(),
     );
-    let state = AppState::build(settings, db)?;
-    let server = HttpServer::new(move || crate::build_app(state.clone()))
+    let state = Wiring::build(settings, db)?.http;
+    let server = HttpServer::new(move || user_service_http::build_app(state.clone()))
         .workers(workers)
         .bind((host, port))?;
     for addr in server.addrs() {

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use user_service_http::cli::{Cli, run};
+use user_service::cli::{Cli, run};
 
 #[actix_web::main]
 async fn main() -> ExitCode {

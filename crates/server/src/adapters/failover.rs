@@ -61,7 +61,7 @@ impl FailoverStore {
             Err(e) => {
                 if !self.degraded.swap(true, Ordering::Relaxed) {
                     self.signals.active.set(1);
-                    tracing::warn!(error = %crate::error::chain(&e), "Redis cannot be reached: rate limits and the login throttle are enforced in process until it answers");
+                    tracing::warn!(error = %user_service_domain::error::chain(&e), "Redis cannot be reached: rate limits and the login throttle are enforced in process until it answers");
                 }
                 self.signals.calls.inc();
                 fallback.await

@@ -1,9 +1,10 @@
-//! The request limits: per client IP per minute and per authenticated user per hour.
+//! The request limits: per client IP per minute and per authenticated user per hour, whichever
+//! protocol the request came by.
 
 use std::sync::Arc;
 
+use crate::ports::RateLimitStore;
 use sha2::{Digest, Sha256};
-use user_service_domain::ports::RateLimitStore;
 
 /// What the response says about the limit that is closest to refusing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! The Redis-backed limiter store against the real Redis on 127.0.0.1:6379 (`TEST_REDIS_URL`), each
 //! test under its own key prefix.
 
+use user_service::adapters::RedisStore;
 use user_service_domain::ports::RateLimitStore;
-use user_service_http::rate_limit::RedisStore;
 
 fn url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())

@@ -1,0 +1,211 @@
+//! The wiring: which adapter serves each port, chosen from the settings, and the domain services
+//! built on them once. The driving adapters are handed what they need from here.
+
+use std::sync::Arc;
+
+use user_service_db::{
+    Database, DieselCreditLedger, DieselIdempotencyStore, DieselNamespaces, DieselRefreshTokens,
+    DieselSessions, DieselUsage, DieselUsers,
+};
+use user_service_domain::ports::{Clock, IdGenerator, Pause, SystemClock, SystemIds};
+use user_service_domain::services::{
+    AdminService, AuthPolicy, AuthService, AvatarService, CreditService, IdempotencyService,
+    LoginThrottle, NamespaceService, ProfileService, RateLimiter, SessionService, ThrottlePolicy,
+    UsageService,
+};
+use user_service_domain::tokens::AccessTokens;
+
+use user_service_domain::model::TrustedProxies;
+use user_service_http::{AppState, CorsSettings, HttpSettings};
+
+use crate::adapters::{
+    BcryptHasher, BlockingImageProcessor, ImageRules, PrometheusTelemetry, limit_store,
+    open_avatar_store,
+};
+use crate::config::Settings;
+
+/// Everything the process serves, wired once.
+#[derive(Clone)]
+pub struct Wiring {
+    /// The services, as the HTTP adapter is handed them (the CLI uses the same ones).
+    pub http: AppState,
+    pub settings: Arc<Settings>,
+}
+
+/// The login throttle's delays, on the runtime's timer.
+struct TokioPause;
+
+#[async_trait::async_trait]
+impl Pause for TokioPause {
+    async fn pause(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("password hashing: {0}")]
+    Hasher(#[from] bcrypt::BcryptError),
+    #[error("configuration: {0}")]
+    RateLimit(String),
+    #[error(transparent)]
+    Storage(#[from] user_service_storage::StorageError),
+}
+
+impl Wiring {
+    pub fn build(settings: Settings, db: Database) -> Result<Self, StateError> {
+        Self::build_with_clock(settings, db, Arc::new(SystemClock))
+    }
+
+    /// The wiring with a given clock: every service and middleware reads time from it.
+    pub fn build_with_clock(
+        settings: Settings,
+        db: Database,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StateError> {
+        let ids: Arc<dyn IdGenerator> = Arc::new(SystemIds);
+        let namespaces = Arc::new(DieselNamespaces::new(db.clone()));
+        let users = Arc::new(DieselUsers::new(db.clone()));
+        let refresh_tokens = Arc::new(DieselRefreshTokens::new(db.clone()));
+        let concurrency = if settings.auth.hash_concurrency == 0 {
+            num_cpus::get()
+        } else {
+            settings.auth.hash_concurrency
+        };
+        let hasher = Arc::new(BcryptHasher::new(
+            settings.auth.bcrypt_cost,
+            concurrency,
+            settings.auth.hash_queue,
+        )?);
+        let access = AccessTokens::new(
+            settings.auth.jwt_secret.as_bytes(),
+            &settings.auth.issuer,
+            settings.auth.access_ttl_secs,
+        );
+        let policy = AuthPolicy {
+            refresh_ttl_secs: settings.auth.refresh_ttl_secs,
+            refresh_reuse_leeway_secs: settings.auth.refresh_reuse_leeway_secs,
+            operator_key: settings.operator_key(),
+        };
+        let auth = AuthService::new(
+            namespaces.clone(),
+            users.clone(),
+            refresh_tokens.clone(),
+            hasher.clone(),
+            clock.clone(),
+            ids.clone(),
+            access,
+            policy,
+        );
+        let creation_open = settings.operator_key().is_none();
+        let avatars = AvatarService::new(
+            users.clone(),
+            Arc::new(open_avatar_store(&settings.storage)?),
+            Arc::new(BlockingImageProcessor::new(
+                ImageRules {
+                    max_side_px: settings.avatar.max_side_px,
+                    store_side_px: settings.avatar.store_side_px,
+                },
+                num_cpus::get(),
+            )),
+            clock.clone(),
+            ids.clone(),
+        );
+        let metrics = Arc::new(PrometheusTelemetry::new(db.clone()));
+        let rl = &settings.rate_limit;
+        let trusted_proxies =
+            Arc::new(TrustedProxies::parse(&rl.trusted_proxies).map_err(StateError::RateLimit)?);
+        let (rate_limiter, login_throttle) = if rl.enabled {
+            let store = limit_store(rl, clock.clone(), metrics.rate_limit_fallback())
+                .map_err(StateError::RateLimit)?;
+            let limiter = RateLimiter::new(
+                store.clone(),
+                u64::from(rl.per_ip_per_minute),
+                u64::from(rl.per_user_per_hour),
+            );
+            let throttle = LoginThrottle::new(
+                store,
+                Arc::new(TokioPause),
+                ThrottlePolicy {
+                    max_failures: u64::from(rl.login_max_failures.max(1)),
+                    cooldown_secs: rl.login_cooldown_secs,
+                },
+            );
+            (Some(Arc::new(limiter)), Some(Arc::new(throttle)))
+        } else {
+            (None, None)
+        };
+        let usage_records = Arc::new(DieselUsage::new(db.clone()));
+        let session_store = Arc::new(DieselSessions::new(db.clone()));
+        let credits = CreditService::new(
+            users.clone(),
+            Arc::new(DieselCreditLedger::new(db.clone())),
+            usage_records.clone(),
+            clock.clone(),
+            ids.clone(),
+        );
+        let usage = UsageService::new(
+            users.clone(),
+            usage_records,
+            session_store.clone(),
+            clock.clone(),
+        );
+        let sessions =
+            SessionService::new(users.clone(), session_store, clock.clone(), ids.clone());
+        let idempotency = IdempotencyService::new(
+            Arc::new(DieselIdempotencyStore::new(db.clone())),
+            clock.clone(),
+            settings.idempotency.ttl_secs,
+        );
+        let http_settings = HttpSettings {
+            cors: CorsSettings {
+                allowed_origins: settings.cors.allowed_origins.clone(),
+                allowed_methods: settings.cors.allowed_methods.clone(),
+                allowed_headers: settings.cors.allowed_headers.clone(),
+            },
+            body_timeout_secs: settings.server.body_timeout_secs,
+            avatar_max_bytes: settings.avatar.max_bytes,
+        };
+        let http = AppState {
+            credits: Arc::new(credits),
+            usage: Arc::new(usage),
+            sessions: Arc::new(sessions),
+            idempotency: Arc::new(idempotency),
+            auth: Arc::new(match &login_throttle {
+                Some(t) => auth.with_throttle(t.clone()),
+                None => auth,
+            }),
+            namespaces: Arc::new(NamespaceService::new(
+                namespaces,
+                clock.clone(),
+                ids.clone(),
+                creation_open,
+            )),
+            admin: Arc::new(AdminService::new(
+                users.clone(),
+                refresh_tokens.clone(),
+                hasher.clone(),
+                clock.clone(),
+                ids.clone(),
+            )),
+            avatars: Arc::new(avatars),
+            profiles: Arc::new({
+                let profiles = ProfileService::new(users, refresh_tokens, hasher, clock.clone());
+                match &login_throttle {
+                    Some(t) => profiles.with_throttle(t.clone()),
+                    None => profiles,
+                }
+            }),
+            telemetry: metrics,
+            database: Arc::new(db),
+            settings: Arc::new(http_settings),
+            rate_limiter,
+            trusted_proxies,
+            clock,
+        };
+        Ok(Self {
+            http,
+            settings: Arc::new(settings),
+        })
+    }
+}
