@@ -3,6 +3,8 @@
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -54,11 +56,17 @@ const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WA
 #[derive(Debug)]
 pub(crate) struct Manager {
     target: Target,
+    /// Raised each time a connection is found dead: the database went away, so every connection
+    /// verified before is suspect until pinged (see `Pooled`).
+    losses: Arc<AtomicU64>,
 }
 
 impl Manager {
     pub(crate) fn new(target: Target) -> Self {
-        Self { target }
+        Self {
+            target,
+            losses: Arc::default(),
+        }
     }
 
     /// The SQLite file is created on first connection, but its directory is not.
@@ -80,24 +88,36 @@ impl Manager {
 /// quiet spell has closed it, and the request should get a new one rather than the error.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(15);
 
-/// A pooled connection and what the pool needs to know about it. Connections in use are not pinged
-/// on checkout (r2d2's `SELECT 1` per checkout was a round trip per query under load); instead a
-/// failed query is followed by one ping, and a connection that fails it leaves the pool.
+/// A pooled connection and what the pool needs to know about it. Connections are not pinged on
+/// every checkout (r2d2's `SELECT 1` per checkout was a round trip per query under load); instead a
+/// failed query is followed by one ping, a connection that fails it leaves the pool, and from then
+/// on every other connection is pinged before its next use, as is one idle for a while.
 pub(crate) struct Pooled {
     conn: DbConnection,
     last_used: Instant,
     broken: bool,
+    /// The pool's count of dead connections when this one last answered.
+    verified_at: u64,
+    losses: Arc<AtomicU64>,
 }
 
 impl Pooled {
-    /// Whether the connection has been idle long enough that the database may have dropped it.
-    pub(crate) fn idle_too_long(&self) -> bool {
+    /// Whether the connection may be dead: idle long enough for the server to have dropped it, or
+    /// older than the last connection found dead.
+    pub(crate) fn suspect(&self) -> bool {
         self.last_used.elapsed() >= IDLE_BEFORE_PING
+            || self.verified_at < self.losses.load(Ordering::Relaxed)
     }
 
     /// Pings the connection, marking it broken (to be closed by the pool) when it does not answer.
     pub(crate) fn check(&mut self) -> bool {
+        let losses = self.losses.load(Ordering::Relaxed);
         self.broken = self.conn.ping().is_err();
+        if self.broken {
+            self.losses.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.verified_at = losses;
+        }
         !self.broken
     }
 
@@ -137,6 +157,8 @@ impl ManageConnection for Manager {
             conn,
             last_used: Instant::now(),
             broken: false,
+            verified_at: self.losses.load(Ordering::Relaxed),
+            losses: Arc::clone(&self.losses),
         })
     }
 

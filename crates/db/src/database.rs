@@ -146,12 +146,12 @@ fn with_connection<T>(
     result
 }
 
-/// A connection from the pool; one idle for a while is pinged first and replaced if it is dead.
+/// A connection from the pool; a suspect one (see `Pooled`) is pinged first and replaced if dead.
 fn checkout(pool: &Pool<Manager>) -> Result<r2d2::PooledConnection<Manager>, DomainError> {
     let attempts = pool.max_size();
     for _ in 0..attempts {
         let mut conn = pool.get().map_err(errors::pool)?;
-        if !conn.idle_too_long() || conn.check() {
+        if !conn.suspect() || conn.check() {
             return Ok(conn);
         }
     }
