@@ -6,6 +6,7 @@
 
 mod connection;
 mod database;
+mod email;
 mod errors;
 mod idempotency;
 mod ledger;
@@ -26,6 +27,7 @@ mod users;
 
 pub use connection::{DbConnection, write_transaction};
 pub use database::{Backend, Database, PoolStatus};
+pub use email::{DieselEmailTokens, DieselOutbox};
 pub use errors::DbError;
 pub use idempotency::DieselIdempotencyStore;
 pub use ledger::DieselCreditLedger;

@@ -7,11 +7,14 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use user_service_domain::error::DomainResult;
 use user_service_domain::model::search::document;
-use user_service_domain::model::{Namespace, RefreshToken, User, UserChanges};
+use user_service_domain::model::{
+    EmailPurpose, EmailToken, Mail, Namespace, NamespaceSettings, OutboxMail, OutboxStatus,
+    RefreshToken, User, UserChanges,
+};
 use uuid::Uuid;
 
 use crate::errors;
-use crate::schema::{namespaces, refresh_tokens, users};
+use crate::schema::{email_tokens, namespaces, outbox, refresh_tokens, users};
 
 /// PostgreSQL keeps microseconds and rounds the rest, SQLite keeps nanoseconds: truncating before
 /// writing stores the same value on both, so what is read back is equal to what was written.
@@ -22,6 +25,11 @@ pub(crate) fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
 pub(crate) fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
+
+/// A stored enumeration value this version does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown value '{0}'")]
+pub(crate) struct UnknownValue(pub String);
 
 pub(crate) fn parse_uuid(column: &'static str, raw: &str) -> DomainResult<Uuid> {
     Uuid::parse_str(raw).map_err(|e| errors::corrupt(column, e))
@@ -46,6 +54,36 @@ pub(crate) struct NamespaceRow {
     pub description: Option<String>,
     pub api_key_hash: String,
     pub created_at: NaiveDateTime,
+    pub password_reset_url: Option<String>,
+    pub email_verify_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub require_verified_email: bool,
+}
+
+/// The columns a namespace update writes: everything but its slug, key and creation time.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = namespaces, treat_none_as_null = true)]
+pub(crate) struct NamespaceChangeset {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub password_reset_url: Option<String>,
+    pub email_verify_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub require_verified_email: bool,
+}
+
+impl NamespaceChangeset {
+    pub(crate) fn new(namespace: &Namespace) -> Self {
+        let s = &namespace.settings;
+        Self {
+            name: namespace.name.clone(),
+            description: namespace.description.clone(),
+            password_reset_url: s.password_reset_url.clone(),
+            email_verify_url: s.email_verify_url.clone(),
+            mail_from: s.mail_from.clone(),
+            require_verified_email: s.require_verified_email,
+        }
+    }
 }
 
 impl NamespaceRow {
@@ -56,6 +94,10 @@ impl NamespaceRow {
             description: namespace.description.clone(),
             api_key_hash: api_key_hash.to_owned(),
             created_at: to_db_time(namespace.created_at),
+            password_reset_url: namespace.settings.password_reset_url.clone(),
+            email_verify_url: namespace.settings.email_verify_url.clone(),
+            mail_from: namespace.settings.mail_from.clone(),
+            require_verified_email: namespace.settings.require_verified_email,
         }
     }
 }
@@ -67,6 +109,12 @@ impl From<NamespaceRow> for Namespace {
             name: row.name,
             description: row.description,
             created_at: from_db_time(row.created_at),
+            settings: NamespaceSettings {
+                password_reset_url: row.password_reset_url,
+                email_verify_url: row.email_verify_url,
+                mail_from: row.mail_from,
+                require_verified_email: row.require_verified_email,
+            },
         }
     }
 }
@@ -105,6 +153,7 @@ impl NewUserRow {
                 created_at: to_db_time(user.created_at),
                 updated_at: to_db_time(user.updated_at),
                 deleted_at: user.deleted_at.map(to_db_time),
+                email_verified: user.email_verified,
             },
             search_text: document(user),
             username_fold: Some(user.username_key()),
@@ -141,6 +190,7 @@ user_columns!(
     created_at,
     updated_at,
     deleted_at,
+    email_verified,
 );
 
 /// A user as read: the columns of the domain's `User` and nothing derived from them. The search
@@ -167,6 +217,7 @@ pub(crate) struct UserRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
+    pub email_verified: bool,
 }
 
 impl UserRow {
@@ -177,6 +228,7 @@ impl UserRow {
             namespace: self.namespace,
             username: self.username,
             email: self.email,
+            email_verified: self.email_verified,
             password_hash: self.password_hash,
             full_name: self.full_name,
             first_name: self.first_name,
@@ -210,6 +262,7 @@ pub(crate) struct UserChangeset {
     pub extra: Option<String>,
     pub roles: Option<String>,
     pub is_active: Option<bool>,
+    pub email_verified: Option<bool>,
     pub updated_at: NaiveDateTime,
     pub search_text: String,
 }
@@ -235,6 +288,9 @@ impl UserChangeset {
                 Some(_) => Some(to_json("users.roles", &changed.roles)?),
             },
             is_active: changes.is_active,
+            email_verified: changes
+                .names_verification()
+                .then_some(changed.email_verified),
             updated_at: to_db_time(changed.updated_at),
             search_text: document(changed),
         })
@@ -281,6 +337,117 @@ impl RefreshTokenRow {
             spent_at: self.spent_at.map(from_db_time),
             revoked_at: self.revoked_at.map(from_db_time),
             token_version: self.token_version,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Insertable)]
+#[diesel(table_name = email_tokens)]
+pub(crate) struct EmailTokenRow {
+    pub token_hash: String,
+    pub purpose: String,
+    pub user_id: String,
+    pub namespace: String,
+    pub email: String,
+    pub email_fold: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}
+
+impl EmailTokenRow {
+    pub(crate) fn new(token: &EmailToken) -> Self {
+        Self {
+            token_hash: token.token_hash.clone(),
+            purpose: token.purpose.as_str().to_owned(),
+            user_id: token.user_id.to_string(),
+            namespace: token.namespace.clone(),
+            email: token.email.clone(),
+            email_fold: token.email_key(),
+            created_at: to_db_time(token.created_at),
+            expires_at: to_db_time(token.expires_at),
+            used_at: token.used_at.map(to_db_time),
+        }
+    }
+
+    pub(crate) fn into_token(self) -> DomainResult<EmailToken> {
+        Ok(EmailToken {
+            purpose: EmailPurpose::parse(&self.purpose).ok_or_else(|| {
+                errors::corrupt("email_tokens.purpose", UnknownValue(self.purpose.clone()))
+            })?,
+            token_hash: self.token_hash,
+            user_id: parse_uuid("email_tokens.user_id", &self.user_id)?,
+            namespace: self.namespace,
+            email: self.email,
+            created_at: from_db_time(self.created_at),
+            expires_at: from_db_time(self.expires_at),
+            used_at: self.used_at.map(from_db_time),
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Insertable)]
+#[diesel(table_name = outbox)]
+pub(crate) struct OutboxRow {
+    pub id: String,
+    pub namespace: String,
+    pub from_name: Option<String>,
+    pub from_address: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub claim_id: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+impl OutboxRow {
+    pub(crate) fn new(entry: &OutboxMail) -> Self {
+        let m = &entry.mail;
+        Self {
+            id: entry.id.to_string(),
+            namespace: entry.namespace.clone(),
+            from_name: m.from_name.clone(),
+            from_address: m.from_address.clone(),
+            recipient: m.to.clone(),
+            subject: m.subject.clone(),
+            text_body: m.text_body.clone(),
+            html_body: m.html_body.clone(),
+            status: entry.status.as_str().to_owned(),
+            attempts: i32::try_from(entry.attempts).unwrap_or(i32::MAX),
+            next_attempt_at: to_db_time(entry.next_attempt_at),
+            claim_id: None,
+            last_error: entry.last_error.clone(),
+            created_at: to_db_time(entry.created_at),
+            sent_at: entry.sent_at.map(to_db_time),
+        }
+    }
+
+    pub(crate) fn into_mail(self) -> DomainResult<OutboxMail> {
+        Ok(OutboxMail {
+            id: parse_uuid("outbox.id", &self.id)?,
+            status: OutboxStatus::parse(&self.status).ok_or_else(|| {
+                errors::corrupt("outbox.status", UnknownValue(self.status.clone()))
+            })?,
+            namespace: self.namespace,
+            mail: Mail {
+                from_name: self.from_name,
+                from_address: self.from_address,
+                to: self.recipient,
+                subject: self.subject,
+                text_body: self.text_body,
+                html_body: self.html_body,
+            },
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            next_attempt_at: from_db_time(self.next_attempt_at),
+            last_error: self.last_error,
+            created_at: from_db_time(self.created_at),
+            sent_at: self.sent_at.map(from_db_time),
         })
     }
 }

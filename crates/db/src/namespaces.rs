@@ -3,12 +3,13 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use user_service_domain::error::DomainResult;
-use user_service_domain::model::{Namespace, PageRequest, Paged};
+use user_service_domain::model::{Namespace, NamespaceChanges, PageRequest, Paged};
 use user_service_domain::ports::NamespaceRepository;
 
+use crate::connection::write_transaction;
 use crate::database::Database;
 use crate::errors;
-use crate::models::NamespaceRow;
+use crate::models::{NamespaceChangeset, NamespaceRow};
 use crate::paging;
 use crate::schema::namespaces;
 
@@ -82,6 +83,38 @@ impl NamespaceRepository for DieselNamespaces {
                     .optional()
                     .map_err(errors::db)?;
                 Ok(row.map(Namespace::from))
+            })
+            .await
+    }
+
+    async fn update(
+        &self,
+        slug: &str,
+        changes: &NamespaceChanges,
+    ) -> DomainResult<Option<Namespace>> {
+        let slug = slug.to_owned();
+        let changes = changes.clone();
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    // Read under the row's write lock (a no-op update), so two updates naming
+                    // different fields never undo each other.
+                    let Some(row) = diesel::update(namespaces::table.find(&slug))
+                        .set(namespaces::slug.eq(&slug))
+                        .returning(namespaces::all_columns)
+                        .get_result::<NamespaceRow>(conn)
+                        .optional()?
+                    else {
+                        return Ok(None);
+                    };
+                    let mut namespace = Namespace::from(row);
+                    changes.apply(&mut namespace);
+                    diesel::update(namespaces::table.find(&slug))
+                        .set(NamespaceChangeset::new(&namespace))
+                        .execute(conn)?;
+                    Ok(Some(namespace))
+                })
+                .map_err(errors::db)
             })
             .await
     }

@@ -8,6 +8,10 @@ diesel::table! {
         description -> Nullable<Text>,
         api_key_hash -> Text,
         created_at -> Timestamp,
+        password_reset_url -> Nullable<Text>,
+        email_verify_url -> Nullable<Text>,
+        mail_from -> Nullable<Text>,
+        require_verified_email -> Bool,
     }
 }
 
@@ -37,6 +41,7 @@ diesel::table! {
         /// keys existed, until the service fills them (`name_keys`).
         username_fold -> Nullable<Text>,
         email_fold -> Nullable<Text>,
+        email_verified -> Bool,
     }
 }
 
@@ -168,6 +173,41 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_tokens (token_hash) {
+        token_hash -> Text,
+        purpose -> Text,
+        user_id -> Text,
+        namespace -> Text,
+        email -> Text,
+        /// `text::name_key` of `email`: the hourly quota counts by it.
+        email_fold -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        namespace -> Text,
+        from_name -> Nullable<Text>,
+        from_address -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claim_id -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     /// Keys that sign access tokens; at most one has no `retired_at` (the active one).
     signing_keys (kid) {
         kid -> Text,
@@ -194,5 +234,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     session_messages,
     idempotency_keys,
     namespace_user_counts,
+    email_tokens,
+    outbox,
     signing_keys,
 );

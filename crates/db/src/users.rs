@@ -228,6 +228,37 @@ impl UserRepository for DieselUsers {
             .await
     }
 
+    async fn verify_email(
+        &self,
+        namespace: &str,
+        id: Uuid,
+        email_key: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<User>> {
+        let (namespace, key) = (namespace.to_owned(), email_key.to_owned());
+        self.db
+            .run(move |conn| {
+                diesel::update(
+                    users::table
+                        .filter(users::namespace.eq(namespace))
+                        .filter(users::id.eq(id.to_string()))
+                        .filter(users::deleted_at.is_null())
+                        .filter(users::email_fold.eq(key)),
+                )
+                .set((
+                    users::email_verified.eq(true),
+                    users::updated_at.eq(to_db_time(now)),
+                ))
+                .returning(USER_COLUMNS)
+                .get_result::<UserRow>(conn)
+                .optional()
+                .map_err(errors::db)?
+                .map(UserRow::into_user)
+                .transpose()
+            })
+            .await
+    }
+
     async fn bump_token_version(
         &self,
         namespace: &str,

@@ -45,6 +45,9 @@ pub enum DomainError {
     InvalidImage(String),
     #[error("insufficient credits")]
     InsufficientCredits,
+    /// An email token that is unknown, expired, used or replaced by a newer one: all look the same.
+    #[error("the link is invalid or has expired")]
+    EmailTokenInvalid,
 
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -61,6 +64,9 @@ pub enum DomainError {
 
     #[error("{0}")]
     Forbidden(String),
+    /// The right password, in a namespace that requires a verified email, before it is verified.
+    #[error("the email address is not verified yet")]
+    EmailNotVerified,
 
     #[error("namespace '{0}' not found")]
     NamespaceNotFound(String),

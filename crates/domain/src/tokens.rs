@@ -139,6 +139,7 @@ mod tests {
             namespace: "shop".into(),
             username: "alice".into(),
             email: None,
+            email_verified: false,
             password_hash: None,
             full_name: None,
             first_name: None,

@@ -51,6 +51,8 @@ pub struct UserView {
     pub namespace: String,
     pub username: String,
     pub email: Option<String>,
+    /// Whether the owner proved the address (a verification link, a reset, or an admin import).
+    pub email_verified: bool,
     pub full_name: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -70,6 +72,7 @@ impl From<User> for UserView {
             namespace: u.namespace,
             username: u.username,
             email: u.email,
+            email_verified: u.email_verified,
             full_name: u.full_name,
             first_name: u.first_name,
             last_name: u.last_name,
@@ -121,15 +124,32 @@ pub struct NamespaceView {
     pub name: Option<String>,
     pub description: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub settings: NamespaceSettingsView,
+}
+
+/// Where the namespace's mails link to, who sends them, and whether logins need a verified email.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NamespaceSettingsView {
+    pub password_reset_url: Option<String>,
+    pub email_verify_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub require_verified_email: bool,
 }
 
 impl From<Namespace> for NamespaceView {
     fn from(n: Namespace) -> Self {
+        let s = n.settings;
         Self {
             namespace: n.slug,
             name: n.name,
             description: n.description,
             created_at: n.created_at,
+            settings: NamespaceSettingsView {
+                password_reset_url: s.password_reset_url,
+                email_verify_url: s.email_verify_url,
+                mail_from: s.mail_from,
+                require_verified_email: s.require_verified_email,
+            },
         }
     }
 }

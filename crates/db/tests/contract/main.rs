@@ -6,6 +6,7 @@ mod support;
 
 mod avatars;
 mod database;
+mod email;
 mod idempotency;
 mod ledger;
 mod names;

@@ -32,6 +32,7 @@ async fn a_namespace_without_name_or_description_round_trips(db: Database) {
         name: None,
         description: None,
         created_at: now(),
+        settings: Default::default(),
     };
     repo.create(&ns, "h").await.expect("create");
     assert_eq!(repo.get("bare").await.expect("get"), Some(ns));

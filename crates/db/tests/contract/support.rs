@@ -45,6 +45,7 @@ pub fn namespace(slug: &str, created_at: DateTime<Utc>) -> Namespace {
         name: Some(format!("The {slug} app")),
         description: Some("Ünïcode, \"quotes\" and 'apostrophes'".to_owned()),
         created_at,
+        settings: Default::default(),
     }
 }
 
@@ -69,6 +70,7 @@ pub fn user(namespace: &str, username: &str, email: Option<&str>) -> User {
         namespace: namespace.to_owned(),
         username: username.to_owned(),
         email: email.map(str::to_owned),
+        email_verified: false,
         password_hash: Some(
             "$2b$04$abcdefghijklmnopqrstuu5WJ6h3hHqMJzY0H9wJ1H3e2z4Q4q9xW".to_owned(),
         ),
@@ -99,6 +101,7 @@ pub fn user(namespace: &str, username: &str, email: Option<&str>) -> User {
 pub fn bare_user(namespace: &str, username: &str) -> User {
     User {
         email: None,
+        email_verified: false,
         password_hash: None,
         full_name: None,
         first_name: None,

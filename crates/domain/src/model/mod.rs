@@ -3,6 +3,7 @@
 pub mod avatar;
 pub mod client_address;
 pub mod credits;
+pub mod email;
 pub mod idempotency;
 pub mod json_object;
 pub mod ledger;
@@ -23,12 +24,17 @@ pub mod values;
 pub use avatar::{AvatarKey, ImageFormat};
 pub use client_address::TrustedProxies;
 pub use credits::Credits;
+pub use email::{
+    EmailPurpose, EmailToken, Issued, Mail, MailQuota, OutboxCounts, OutboxMail, OutboxStatus,
+};
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyRecord, StoredResponse};
 pub use json_object::JsonObject;
 pub use ledger::{
     ConsumeCredits, CreditTransaction, NewTransaction, RechargeCredits, TransactionType,
 };
-pub use namespace::{Namespace, NamespaceSlug};
+pub use namespace::{
+    LinkUrl, Namespace, NamespaceChanges, NamespaceSettings, NamespaceSlug, link_with_token,
+};
 pub use number::Count;
 pub use page::{PageRequest, Paged};
 pub use principal::{Credentials, Principal};

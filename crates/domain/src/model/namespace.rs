@@ -2,6 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::profile::Change;
+use super::text::{TextKind, check_visible};
+use super::values::Email;
+
 /// 2–50 characters of lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NamespaceSlug(String);
@@ -39,11 +43,146 @@ pub struct Namespace {
     pub name: Option<String>,
     pub description: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub settings: NamespaceSettings,
+}
+
+impl Namespace {
+    /// What mails call the app: its name, else its slug.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.slug)
+    }
+}
+
+/// How a namespace's mails look and where their links lead.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceSettings {
+    /// The app's own page for a new password; the token is appended as `token=`.
+    pub password_reset_url: Option<String>,
+    /// The app's own page confirming an address; the token is appended as `token=`.
+    pub email_verify_url: Option<String>,
+    /// The sender of its mails, instead of `email.from`.
+    pub mail_from: Option<String>,
+    /// Refuse logins (403 `EMAIL_NOT_VERIFIED`) until the account's email is verified.
+    pub require_verified_email: bool,
+}
+
+/// A validated `PATCH /userspaces/{namespace}`: `Keep` leaves a field, `Clear` empties it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceChanges {
+    pub name: Change<String>,
+    pub description: Change<String>,
+    pub password_reset_url: Change<LinkUrl>,
+    pub email_verify_url: Change<LinkUrl>,
+    pub mail_from: Change<Email>,
+    pub require_verified_email: Option<bool>,
+}
+
+impl NamespaceChanges {
+    pub fn apply(self, ns: &mut Namespace) {
+        self.name.apply_to(&mut ns.name, |v| v);
+        self.description.apply_to(&mut ns.description, |v| v);
+        let s = &mut ns.settings;
+        self.password_reset_url
+            .apply_to(&mut s.password_reset_url, |u| u.0);
+        self.email_verify_url
+            .apply_to(&mut s.email_verify_url, |u| u.0);
+        self.mail_from
+            .apply_to(&mut s.mail_from, |e| e.as_str().to_owned());
+        if let Some(required) = self.require_verified_email {
+            s.require_verified_email = required;
+        }
+    }
+}
+
+/// The address of a page a mail links to: `https://`, or `http://` on the local machine only (a
+/// token travelling in clear over the network could be read on the way), with a host, without a
+/// fragment (the token is appended to the query), at most 2000 characters, nothing invisible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUrl(String);
+
+impl LinkUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        const BAD: &str = "must be an https:// URL (http:// only on localhost), without a fragment";
+        if raw.len() > 2000 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(BAD.into());
+        }
+        check_visible(raw, TextKind::Identifier)?;
+        let (secure, rest) = if let Some(rest) = raw.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = raw.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(BAD.into());
+        };
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        // Credentials in a link would be handed to every recipient.
+        if authority.contains('@') || raw.contains('#') {
+            return Err(BAD.into());
+        }
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        if host.is_empty() {
+            return Err(BAD.into());
+        }
+        let local = matches!(host, "localhost" | "127.0.0.1" | "::1");
+        if !secure && !local {
+            return Err(BAD.into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `base` with `token=<token>` added to its query.
+pub fn link_with_token(base: &str, token: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}token={token}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_urls() {
+        for ok in [
+            "https://app.example.com/reset",
+            "https://app.example.com/reset?lang=en",
+            "http://localhost:3000/reset",
+            "http://127.0.0.1/verify",
+            "http://[::1]:8080/x",
+        ] {
+            assert!(LinkUrl::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "ftp://example.com/x",
+            "http://example.com/reset",
+            "https://",
+            "https:///path",
+            "https://user:pw@example.com/x",
+            "https://example.com/x#frag",
+            "https://exa mple.com/",
+            "javascript:alert(1)",
+            "https://example.com/\u{202e}x",
+            &format!("https://example.com/{}", "a".repeat(2000)),
+        ] {
+            assert!(LinkUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            link_with_token("https://a.b/r", "T"),
+            "https://a.b/r?token=T"
+        );
+        assert_eq!(
+            link_with_token("https://a.b/r?x=1", "T"),
+            "https://a.b/r?x=1&token=T"
+        );
+    }
 
     #[test]
     fn slugs() {

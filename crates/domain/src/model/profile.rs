@@ -55,7 +55,7 @@ impl<T> Change<T> {
         matches!(self, Change::Keep)
     }
 
-    fn apply_to(self, slot: &mut Option<String>, into: impl FnOnce(T) -> String) {
+    pub(crate) fn apply_to(self, slot: &mut Option<String>, into: impl FnOnce(T) -> String) {
         match self {
             Change::Keep => {}
             Change::Clear => *slot = None,
@@ -174,8 +174,13 @@ impl ProfileChanges {
         if let Some(extra) = extra {
             user.extra = extra;
         }
+        let key_before = user.email_key();
         self.email
             .apply_to(&mut user.email, |e| e.as_str().to_owned());
+        // A verification proved the old address, not this one.
+        if user.email_key() != key_before {
+            user.email_verified = false;
+        }
         self.full_name
             .apply_to(&mut user.full_name, FullName::into_inner);
         self.first_name
@@ -197,6 +202,9 @@ pub struct UserChanges {
     /// The new roles, without duplicates, in the order first given.
     pub roles: Option<Vec<String>>,
     pub is_active: Option<bool>,
+    /// Set by the admin API only (imports of verified users); applied after the profile, so an
+    /// admin may set an email and its verification at once.
+    pub email_verified: Option<bool>,
 }
 
 impl UserChanges {
@@ -217,6 +225,16 @@ impl UserChanges {
         }
         self.roles = Some(names);
         self
+    }
+
+    pub fn with_email_verified(mut self, verified: bool) -> Self {
+        self.email_verified = Some(verified);
+        self
+    }
+
+    /// Whether the write may change `email_verified` (directly, or by changing the email).
+    pub fn names_verification(&self) -> bool {
+        self.email_verified.is_some() || !self.profile.email.leaves()
     }
 
     pub fn with_active(mut self, active: bool) -> Self {
@@ -242,6 +260,9 @@ impl UserChanges {
         }
         if let Some(active) = self.is_active {
             user.is_active = active;
+        }
+        if let Some(verified) = self.email_verified {
+            user.email_verified = verified && user.email.is_some();
         }
         Ok(())
     }

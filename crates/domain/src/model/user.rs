@@ -56,6 +56,9 @@ pub struct User {
     pub namespace: String,
     pub username: String,
     pub email: Option<String>,
+    /// Whether the owner of `email` proved it (a verification link, or an admin import); false
+    /// whenever the email changes.
+    pub email_verified: bool,
     /// `None` for an account created by an admin without a password: it cannot log in yet.
     pub password_hash: Option<String>,
     pub full_name: Option<String>,

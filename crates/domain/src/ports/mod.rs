@@ -3,6 +3,7 @@
 
 mod avatars;
 mod clock;
+mod email;
 mod idempotency;
 mod ledger;
 mod namespaces;
@@ -17,6 +18,7 @@ mod users;
 
 pub use avatars::{AvatarStore, ImageProcessor, ProcessedImage, StoredAvatar};
 pub use clock::{Clock, IdGenerator, ManualClock, SystemClock, SystemIds};
+pub use email::{DeliveryError, EmailTokenRepository, MailOutbox, MailTransport};
 pub use idempotency::IdempotencyStore;
 pub use ledger::CreditLedger;
 pub use namespaces::NamespaceRepository;
@@ -33,6 +35,8 @@ pub use users::{AvatarRef, LoginName, UserFilter, UserRepository};
 pub use avatars::{MockAvatarStore, MockImageProcessor};
 #[cfg(any(test, feature = "mock"))]
 pub use clock::{MockClock, MockIdGenerator};
+#[cfg(any(test, feature = "mock"))]
+pub use email::{MockEmailTokenRepository, MockMailOutbox, MockMailTransport};
 #[cfg(any(test, feature = "mock"))]
 pub use idempotency::MockIdempotencyStore;
 #[cfg(any(test, feature = "mock"))]

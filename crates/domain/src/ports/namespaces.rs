@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use crate::error::DomainResult;
-use crate::model::{Namespace, PageRequest, Paged};
+use crate::model::{Namespace, NamespaceChanges, PageRequest, Paged};
 
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
@@ -11,6 +11,13 @@ pub trait NamespaceRepository: Send + Sync {
     async fn get(&self, slug: &str) -> DomainResult<Option<Namespace>>;
     async fn list(&self, page: PageRequest) -> DomainResult<Paged<Namespace>>;
     async fn find_by_api_key_hash(&self, api_key_hash: &str) -> DomainResult<Option<Namespace>>;
+    /// Applies `changes` to the namespace as stored at the moment of the write (one transaction);
+    /// the namespace afterwards, `None` when it does not exist.
+    async fn update(
+        &self,
+        slug: &str,
+        changes: &NamespaceChanges,
+    ) -> DomainResult<Option<Namespace>>;
     /// Replaces the key hash; false when the namespace does not exist.
     async fn set_api_key_hash(&self, slug: &str, api_key_hash: &str) -> DomainResult<bool>;
 }

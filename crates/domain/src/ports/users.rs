@@ -94,6 +94,16 @@ pub trait UserRepository: Send + Sync {
         revoke: bool,
         now: DateTime<Utc>,
     ) -> DomainResult<i64>;
+    /// Marks the live user's email verified, if the email is still the one whose key is
+    /// `email_key` (a link sent to an older address proves nothing about the current one). The
+    /// user afterwards; `None` when it is unknown, deleted, or its email changed.
+    async fn verify_email(
+        &self,
+        namespace: &str,
+        id: Uuid,
+        email_key: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<User>>;
     /// Raises the token version by one and returns the new one.
     async fn bump_token_version(
         &self,

@@ -13,6 +13,7 @@ use crate::ports::{
     UserRepository,
 };
 use crate::services::access::{Need, permit};
+use crate::services::mail::Mailer;
 use crate::services::new_user;
 
 /// A validated `POST /api/v1/users`.
@@ -27,6 +28,8 @@ pub struct NewUser {
     pub roles: Option<Vec<Role>>,
     /// The owner the body names, if any: must be the caller's namespace.
     pub tenant_id: Option<String>,
+    /// An import of an address already proven elsewhere.
+    pub email_verified: bool,
 }
 
 /// A validated `PUT`/`PATCH /api/v1/users/{id}`: `None` leaves a field alone.
@@ -35,6 +38,7 @@ pub struct UserUpdate {
     pub profile: ProfileChanges,
     pub roles: Option<Vec<Role>>,
     pub is_active: Option<bool>,
+    pub email_verified: Option<bool>,
     /// The owner the body names, if any: must be the caller's namespace.
     pub tenant_id: Option<String>,
 }
@@ -45,6 +49,8 @@ pub struct AdminService {
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    /// Queues the verification mail of a changed, unverified address; `None` sends none.
+    mailer: Option<Arc<Mailer>>,
 }
 
 /// A body's `tenant_id`, when given, must name the caller's namespace.
@@ -106,7 +112,14 @@ impl AdminService {
             hasher,
             clock,
             ids,
+            mailer: None,
         }
+    }
+
+    /// A changed email that the admin did not mark verified gets a verification mail.
+    pub fn with_mailer(mut self, mailer: Arc<Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
     }
 
     pub async fn create(&self, caller: &Principal, new: NewUser) -> DomainResult<User> {
@@ -129,6 +142,7 @@ impl AdminService {
             self.clock.now(),
         );
         user.email = Some(new.email.as_str().to_owned());
+        user.email_verified = new.email_verified;
         new.profile
             .apply(&mut user)
             .map_err(|m| DomainError::field("extra", m))?;
@@ -190,7 +204,14 @@ impl AdminService {
         if let Some(active) = update.is_active {
             changes = changes.with_active(active);
         }
+        if let Some(verified) = update.email_verified {
+            changes = changes.with_email_verified(verified);
+        }
         let now = self.clock.now();
+        let before = match (&self.mailer, changes.profile.email.leaves()) {
+            (Some(_), false) => self.users.get(ns, id).await?,
+            _ => None,
+        };
         let user = self
             .users
             .update(ns, id, &changes, now)
@@ -199,6 +220,11 @@ impl AdminService {
             .ok_or(DomainError::UserNotFound)?;
         if changes.ends_sessions() {
             self.refresh_tokens.revoke_all_for_user(id, now).await?;
+        }
+        if let (Some(mailer), Some(before)) = (&self.mailer, &before)
+            && user.can_authenticate()
+        {
+            mailer.after_email_change(before, &user).await?;
         }
         Ok(user)
     }

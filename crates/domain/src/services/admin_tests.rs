@@ -47,6 +47,7 @@ fn new_user_input(email: &str) -> NewUser {
         profile: Default::default(),
         roles: None,
         tenant_id: None,
+        email_verified: false,
     }
 }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::error::{DomainError, DomainResult};
+use crate::model::EmailPurpose;
 use crate::model::{
     Credentials, NamespaceSlug, Password, Principal, ProfileChanges, RefreshToken, Role, Rotation,
     TokenPair, User, Username,
@@ -16,6 +17,7 @@ use crate::ports::{
     UserRepository,
 };
 use crate::services::login_throttle::{Account, LoginThrottle, check_password};
+use crate::services::mail::Mailer;
 use crate::tokens::{AccessTokens, hash_secret, secrets_equal};
 
 /// The knobs of the authentication rules.
@@ -49,6 +51,8 @@ pub struct AuthService {
     /// Every password check of a known or claimed account goes through it; `None` when
     /// `rate_limit.enabled` is false.
     throttle: Option<Arc<LoginThrottle>>,
+    /// Queues the verification mail of a registration with an email; `None` sends none.
+    mailer: Option<Arc<Mailer>>,
 }
 
 impl AuthService {
@@ -73,7 +77,14 @@ impl AuthService {
             access,
             policy,
             throttle: None,
+            mailer: None,
         }
+    }
+
+    /// Registrations with an email get a verification mail.
+    pub fn with_mailer(mut self, mailer: Arc<Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
     }
 
     /// Puts login and change-password under the brute-force throttle.
@@ -100,6 +111,12 @@ impl AuthService {
             .apply(&mut user)
             .map_err(|m| DomainError::field("extra", m))?;
         self.users.insert(&user).await?;
+        if let Some(mailer) = &self.mailer
+            && user.email.is_some()
+        {
+            // Over the quota nothing is queued, and the registration stands all the same.
+            mailer.queue(&user, EmailPurpose::VerifyEmail).await?;
+        }
         let pair = self
             .issue_pair(&user, user.token_version, self.ids.new_id(), now)
             .await?;
@@ -141,6 +158,16 @@ impl AuthService {
             Some(u) if ok && u.can_authenticate() => u,
             _ => return Err(DomainError::InvalidCredentials),
         };
+        // Asked only after the right password: a wrong one stays 401 and says nothing more.
+        if !user.email_verified
+            && self
+                .namespaces
+                .get(&user.namespace)
+                .await?
+                .is_some_and(|ns| ns.settings.require_verified_email)
+        {
+            return Err(DomainError::EmailNotVerified);
+        }
         let now = self.clock.now();
         if let Some(h) = &user.password_hash
             && self.hasher.needs_rehash(h)
@@ -242,6 +269,13 @@ impl AuthService {
         {
             return Err(DomainError::WrongPassword);
         }
+        self.replace_password(user, new).await
+    }
+
+    /// Sets `user`'s password and ends every session it has (the token version moves on, every
+    /// refresh token is revoked), answering a fresh pair for the caller: the end of a password
+    /// change and of a reset by email.
+    pub async fn replace_password(&self, user: &User, new: Password) -> DomainResult<TokenPair> {
         let hash = self.hasher.hash(&new).await?;
         let now = self.clock.now();
         let version = self
@@ -381,6 +415,7 @@ pub fn new_user(
         namespace: namespace.to_owned(),
         username: username.to_owned(),
         email: None,
+        email_verified: false,
         password_hash,
         full_name: None,
         first_name: None,

@@ -245,6 +245,7 @@ async fn register_stores_a_user_with_default_roles_the_new_hash_and_the_profile(
             namespace: NS.into(),
             username: "Alice".into(),
             email: Some("Alice@Example.com".into()),
+            email_verified: false,
             password_hash: Some(NEW_HASH.into()),
             full_name: None,
             first_name: Some("Zoë".into()),

@@ -6,9 +6,12 @@ mod admin;
 mod auth;
 mod avatars;
 mod credits;
+mod email;
 mod idempotency;
 mod login_throttle;
+mod mail;
 mod namespaces;
+mod outbox;
 mod profile;
 mod rate_limiter;
 mod sessions;
@@ -19,9 +22,12 @@ pub use admin::{AdminService, NewUser, UserUpdate, check_request_tenant, managed
 pub use auth::{AuthPolicy, AuthService, Registration, new_user};
 pub use avatars::AvatarService;
 pub use credits::CreditService;
+pub use email::EmailService;
 pub use idempotency::{Begin, IN_FLIGHT_LEASE_SECS, IdempotencyService, ScopedKey, fingerprint};
 pub use login_throttle::{Account, LoginThrottle, ThrottlePolicy};
+pub use mail::{MailPolicy, Mailer, html_escape, own_page};
 pub use namespaces::{NamespaceService, NewNamespace};
+pub use outbox::{DeliveryPolicy, DeliveryReport, OutboxSender};
 pub use profile::ProfileService;
 pub use rate_limiter::{Decision, RateLimiter};
 pub use sessions::SessionService;
@@ -41,6 +47,8 @@ mod auth_tests;
 mod avatars_tests;
 #[cfg(test)]
 mod credits_tests;
+#[cfg(test)]
+mod email_tests;
 #[cfg(test)]
 mod idempotency_tests;
 #[cfg(test)]

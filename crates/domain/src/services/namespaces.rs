@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{DomainError, DomainResult};
-use crate::model::{Namespace, NamespaceSlug, PageRequest, Paged, Principal};
+use crate::model::{Namespace, NamespaceChanges, NamespaceSlug, PageRequest, Paged, Principal};
 use crate::ports::{Clock, IdGenerator, NamespaceRepository};
 use crate::tokens::hash_secret;
 
@@ -52,6 +52,7 @@ impl NamespaceService {
             name: new.name,
             description: new.description,
             created_at: self.clock.now(),
+            settings: Default::default(),
         };
         let key = self.new_key();
         self.namespaces
@@ -74,19 +75,23 @@ impl NamespaceService {
     /// The operator sees every namespace; its service key and its admins see their own; anyone else
     /// learns nothing about other namespaces.
     pub async fn get(&self, caller: Option<&Principal>, slug: &str) -> DomainResult<Namespace> {
-        match caller {
-            Some(Principal::Operator) => {}
-            Some(p) if p.manages(slug) => {}
-            Some(p) if p.namespace() == Some(slug) => {
-                return Err(DomainError::Forbidden(
-                    "only the namespace's service key or admins may do this".into(),
-                ));
-            }
-            Some(_) => return Err(DomainError::NamespaceNotFound(slug.to_owned())),
-            None => return Err(DomainError::ApiKeyInvalid),
-        }
+        may_manage(caller, slug)?;
         self.namespaces
             .get(slug)
+            .await?
+            .ok_or_else(|| DomainError::NamespaceNotFound(slug.to_owned()))
+    }
+
+    /// Changes name, description and settings; allowed to whoever may see the namespace.
+    pub async fn update(
+        &self,
+        caller: Option<&Principal>,
+        slug: &str,
+        changes: &NamespaceChanges,
+    ) -> DomainResult<Namespace> {
+        may_manage(caller, slug)?;
+        self.namespaces
+            .update(slug, changes)
             .await?
             .ok_or_else(|| DomainError::NamespaceNotFound(slug.to_owned()))
     }
@@ -119,4 +124,21 @@ fn operator_only(caller: Option<&Principal>) -> DomainError {
         None => DomainError::ApiKeyInvalid,
         Some(_) => DomainError::Forbidden("only the platform operator may do this".into()),
     }
+}
+
+/// The operator, the namespace's service key and its admins; anyone else of the namespace is
+/// refused, and anyone of another namespace learns nothing about it.
+fn may_manage(caller: Option<&Principal>, slug: &str) -> DomainResult<()> {
+    match caller {
+        Some(Principal::Operator) => {}
+        Some(p) if p.manages(slug) => {}
+        Some(p) if p.namespace() == Some(slug) => {
+            return Err(DomainError::Forbidden(
+                "only the namespace's service key or admins may do this".into(),
+            ));
+        }
+        Some(_) => return Err(DomainError::NamespaceNotFound(slug.to_owned())),
+        None => return Err(DomainError::ApiKeyInvalid),
+    }
+    Ok(())
 }

@@ -32,6 +32,7 @@ fn created() -> Namespace {
         name: Some("My New Site".into()),
         description: Some("Auth tenant".into()),
         created_at: t0(),
+        settings: Default::default(),
     }
 }
 

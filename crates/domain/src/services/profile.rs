@@ -6,6 +6,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::model::{ProfileChanges, User, UserChanges};
 use crate::ports::{Clock, PasswordHasher, RefreshTokenRepository, UserRepository};
 use crate::services::login_throttle::{Account, LoginThrottle, check_password};
+use crate::services::mail::Mailer;
 
 pub struct ProfileService {
     users: Arc<dyn UserRepository>,
@@ -13,6 +14,8 @@ pub struct ProfileService {
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     throttle: Option<Arc<LoginThrottle>>,
+    /// Queues the verification mail of a new address; `None` sends none.
+    mailer: Option<Arc<Mailer>>,
 }
 
 impl ProfileService {
@@ -28,7 +31,14 @@ impl ProfileService {
             hasher,
             clock,
             throttle: None,
+            mailer: None,
         }
+    }
+
+    /// A changed email gets a verification mail.
+    pub fn with_mailer(mut self, mailer: Arc<Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
     }
 
     /// Puts the password confirmation of `delete` under the brute-force throttle.
@@ -39,9 +49,10 @@ impl ProfileService {
 
     /// Changes the named profile fields of the caller's account, and nothing else: a deactivation,
     /// role change or avatar upload that lands while this request is in flight stays. Answers the
-    /// account as stored after the write.
+    /// account as stored after the write. A new email is unverified and gets a verification mail.
     pub async fn update(&self, user: &User, changes: ProfileChanges) -> DomainResult<User> {
-        self.users
+        let updated = self
+            .users
             .update(
                 &user.namespace,
                 user.id,
@@ -49,7 +60,11 @@ impl ProfileService {
                 self.clock.now(),
             )
             .await?
-            .ok_or(DomainError::UserNotFound)
+            .ok_or(DomainError::UserNotFound)?;
+        if let Some(mailer) = &self.mailer {
+            mailer.after_email_change(user, &updated).await?;
+        }
+        Ok(updated)
     }
 
     /// Soft-deletes the caller after confirming the password (throttled like a login of the

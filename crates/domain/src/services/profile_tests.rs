@@ -160,6 +160,8 @@ fn apply_sets_clears_keeps_and_merges_extra() {
         row,
         User {
             email: Some("new@example.com".into()),
+            // A new address is unverified.
+            email_verified: false,
             full_name: None,
             first_name: Some("Zoë".into()),
             last_name: Some("Liddell".into()),

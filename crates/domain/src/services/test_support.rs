@@ -89,6 +89,7 @@ pub fn user() -> User {
         namespace: NS.into(),
         username: "alice".into(),
         email: Some("alice@example.com".into()),
+        email_verified: true,
         password_hash: Some(STORED_HASH.into()),
         full_name: Some("Alice Liddell".into()),
         first_name: Some("Alice".into()),
@@ -132,6 +133,7 @@ pub fn namespace(slug: &str) -> Namespace {
         name: Some("Shop".into()),
         description: None,
         created_at: t0() - Duration::days(100),
+        settings: Default::default(),
     }
 }
 
@@ -168,6 +170,11 @@ impl<T: Clone> Recorder<T> {
 
     pub fn record(&self, value: T) {
         self.0.lock().expect("recorder lock").push(value);
+    }
+
+    /// Every recorded value, in order.
+    pub fn all(&self) -> Vec<T> {
+        self.0.lock().expect("recorder lock").clone()
     }
 
     /// The one recorded value; panics unless exactly one was recorded.

@@ -86,6 +86,8 @@ pub struct CreateUserBody {
     pub roles: Option<Vec<String>>,
     /// When given, must be the caller's namespace (else 403).
     pub tenant_id: Option<String>,
+    /// An import of an address proven elsewhere; false (the default) leaves it unverified.
+    pub email_verified: Option<bool>,
 }
 
 impl CreateUserBody {
@@ -117,6 +119,7 @@ impl CreateUserBody {
             profile,
             roles,
             tenant_id: self.tenant_id,
+            email_verified: self.email_verified.unwrap_or(false),
         })
     }
 }
@@ -267,6 +270,9 @@ pub struct UpdateUserBody {
     #[schema(schema_with = schema::roles)]
     pub roles: Option<Vec<String>>,
     pub is_active: Option<bool>,
+    /// Marks the (new or current) email verified or not; a changed email is unverified unless
+    /// this says otherwise.
+    pub email_verified: Option<bool>,
     /// When given, must be the caller's namespace (else 403).
     pub tenant_id: Option<String>,
 }
@@ -299,6 +305,7 @@ pub async fn update(
         profile,
         roles,
         is_active: b.is_active,
+        email_verified: b.email_verified,
         tenant_id: b.tenant_id,
     };
     let user = state.admin.update(&caller, id, update).await?;
