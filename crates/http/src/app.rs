@@ -34,6 +34,7 @@ pub fn build_app(
         .app_data(extract::path_config())
         .app_data(web::PayloadConfig::new(extract::JSON_LIMIT_BYTES))
         .configure(routes::ops::routes)
+        .configure(routes::keys::well_known)
         .configure(openapi::routes)
         .service(web::scope("/api/v1").configure(routes::api_v1))
         .configure(routes::integration)

@@ -12,7 +12,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ErrorBody;
 use crate::routes::auth::LoginBody;
-use crate::routes::{auth, avatars, credits, me, namespaces, ops, sessions, uploads, usage, users};
+use crate::routes::{
+    auth, avatars, credits, keys, me, namespaces, ops, sessions, uploads, usage, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,11 +31,12 @@ use crate::routes::{auth, avatars, credits, me, namespaces, ops, sessions, uploa
         usage::record, usage::record_batch, usage::history, usage::stats,
         sessions::create, sessions::list, sessions::get, sessions::set_status, sessions::add_message,
         sessions::messages,
+        keys::jwks, keys::discovery, keys::rotate,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Security, &CommonResponses, &LoginName),
     tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "admin"), (name = "operations"),
-         (name = "credits"), (name = "usage"), (name = "sessions"))
+         (name = "credits"), (name = "usage"), (name = "sessions"), (name = "keys"))
 )]
 pub struct ApiDoc;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use user_service_domain::ports::{Clock, DatabaseHealth, Telemetry};
 use user_service_domain::services::{
     AdminService, AuthService, AvatarService, CreditService, IdempotencyService, NamespaceService,
-    ProfileService, RateLimiter, SessionService, UsageService,
+    ProfileService, RateLimiter, SessionService, SigningKeyService, UsageService,
 };
 
 use crate::rate_limit::TrustedProxies;
@@ -23,6 +23,8 @@ pub struct AppState {
     pub sessions: Arc<SessionService>,
     pub idempotency: Arc<IdempotencyService>,
     pub avatars: Arc<AvatarService>,
+    /// The keys tokens are signed with, loaded (`start`) by the composition root before serving.
+    pub signing_keys: Arc<SigningKeyService>,
     pub database: Arc<dyn DatabaseHealth>,
     pub telemetry: Arc<dyn Telemetry>,
     pub settings: Arc<HttpSettings>,

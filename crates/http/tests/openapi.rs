@@ -163,6 +163,7 @@ async fn every_served_route_is_documented_and_every_documented_one_served() {
     assert_eq!(
         mirrored,
         [
+            "/admin/keys/rotate",
             "/auth/change-password",
             "/auth/login",
             "/auth/logout",

@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `userspace create|list|rotate-key`,
-//! `user set-role`.
+//! `user set-role`, `keys rotate`.
 
 use std::path::PathBuf;
 
@@ -45,6 +45,16 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the keys access tokens are signed with (`auth.signing` eddsa or rs256).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key active. The previous key verifies until its last token expired;
+    /// running instances pick the new key up within `auth.key_refresh_secs`.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +108,16 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Userspace(cmd) => userspace(cmd, Wiring::build(settings, db)?.http).await,
+        Command::Keys(KeysCommand::Rotate) => {
+            let state = Wiring::build(settings, db)?.http;
+            let key = state.signing_keys.rotate().await.map_err(with_causes)?;
+            println!(
+                "new signing key {} ({}) is active",
+                key.kid,
+                key.algorithm.jws_name()
+            );
+            Ok(())
+        }
         Command::User(UserCommand::SetRole {
             namespace,
             username,
@@ -130,7 +150,21 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
         settings.server.port,
         settings.workers(),
     );
+    let refresh_every = std::time::Duration::from_secs(settings.auth.key_refresh_secs);
     let state = Wiring::build(settings, db)?.http;
+    // Before listening: the first key is made here, and a key_secret that cannot open the active
+    // key stops the start with a message saying so.
+    state.signing_keys.start().await.map_err(with_causes)?;
+    let keys = state.signing_keys.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(refresh_every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = keys.refresh().await {
+                tracing::warn!(error = %with_causes(e), "reloading the signing keys failed; keeping the ones held");
+            }
+        }
+    });
     let server = HttpServer::new(move || user_service_http::build_app(state.clone()))
         .workers(workers)
         .bind((host, port))?;
@@ -191,6 +225,19 @@ async fn userspace(cmd: UserspaceCommand, state: AppState) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// An error with its causes, for messages read by an operator (a domain error keeps them out of its
+/// own text, which may reach clients).
+fn with_causes(e: impl std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 fn init_logging(log: &LogSettings) {

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use user_service_domain::model::SigningAlgorithm;
 
 /// The JWT secret used when none is configured. The production profile refuses to start with it.
 pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-change-me";
@@ -11,6 +12,10 @@ pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-change-me";
 /// RFC 7518 3.2: an HS256 key at least as long as its hash (256 bits). Other profiles accept 16
 /// bytes so a short development secret still works.
 pub const MIN_PRODUCTION_SECRET_BYTES: usize = 32;
+
+/// The key that seals stored private signing keys when none is configured. The production profile
+/// refuses it when `auth.signing` keeps keys in the database.
+pub const DEV_KEY_SECRET: &str = "dev-only-insecure-key-secret-change-me";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -55,6 +60,19 @@ pub struct AuthSettings {
     pub hash_concurrency: usize,
     /// Hash requests allowed to wait for a slot before the answer is 503.
     pub hash_queue: usize,
+    /// `hs256`, `eddsa` or `rs256` (API.md 2.5).
+    pub signing: String,
+    /// Seals the private signing keys stored in the database (HKDF-SHA256, then XChaCha20-Poly1305).
+    pub key_secret: String,
+    /// How often an instance reloads the signing keys, picking up rotations made elsewhere (1-60).
+    pub key_refresh_secs: u64,
+}
+
+impl AuthSettings {
+    /// `auth.signing`, checked by `Settings::load`.
+    pub fn signing_algorithm(&self) -> SigningAlgorithm {
+        SigningAlgorithm::parse(&self.signing).unwrap_or(SigningAlgorithm::Hs256)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -208,6 +226,30 @@ impl Settings {
                 "auth.jwt_secret must be at least 16 bytes".into(),
             ));
         }
+        let Some(signing) = SigningAlgorithm::parse(&self.auth.signing) else {
+            return Err(ConfigError::Invalid(
+                "auth.signing must be hs256, eddsa or rs256".into(),
+            ));
+        };
+        if !(1..=60).contains(&self.auth.key_refresh_secs) {
+            return Err(ConfigError::Invalid(
+                "auth.key_refresh_secs must be between 1 and 60".into(),
+            ));
+        }
+        if signing.is_asymmetric() && self.auth.key_secret.len() < 16 {
+            return Err(ConfigError::Invalid(
+                "auth.key_secret must be at least 16 bytes".into(),
+            ));
+        }
+        if self.profile == "production"
+            && signing.is_asymmetric()
+            && (self.auth.key_secret == DEV_KEY_SECRET
+                || self.auth.key_secret.len() < MIN_PRODUCTION_SECRET_BYTES)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "the production profile needs an auth.key_secret of at least {MIN_PRODUCTION_SECRET_BYTES} bytes other than the default: set USER_SERVICE__AUTH__KEY_SECRET"
+            )));
+        }
         if self.profile == "production" {
             if self.auth.jwt_secret == DEV_JWT_SECRET {
                 return Err(ConfigError::Invalid(
@@ -272,6 +314,9 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
         .set_default("auth.issuer", "user-service")?
         .set_default("auth.hash_concurrency", 0)?
         .set_default("auth.hash_queue", 256)?
+        .set_default("auth.signing", "hs256")?
+        .set_default("auth.key_secret", DEV_KEY_SECRET)?
+        .set_default("auth.key_refresh_secs", 30)?
         .set_default("admin.api_key", "")?
         .set_default("avatar.max_bytes", 1_048_576)?
         .set_default("avatar.max_side_px", 4096)?
@@ -348,6 +393,40 @@ mod tests {
         assert_eq!(s.avatar.max_bytes, 1_048_576);
         assert_eq!(s.profile, "development");
         assert!(s.operator_key().is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn signing_settings_are_checked() -> Result<(), ConfigError> {
+        let s = load(&[])?;
+        assert_eq!(s.auth.signing_algorithm(), SigningAlgorithm::Hs256);
+        assert_eq!(s.auth.key_refresh_secs, 30);
+        let s = load(&[("USER_SERVICE__AUTH__SIGNING", "EdDSA")])?;
+        assert_eq!(s.auth.signing_algorithm(), SigningAlgorithm::EdDsa);
+        let err = |vars: &[(&str, &str)]| load(vars).err().map(|e| e.to_string());
+        assert!(
+            err(&[("USER_SERVICE__AUTH__SIGNING", "es256")])
+                .is_some_and(|e| e.contains("auth.signing"))
+        );
+        assert!(
+            err(&[("USER_SERVICE__AUTH__KEY_REFRESH_SECS", "61")])
+                .is_some_and(|e| e.contains("key_refresh_secs"))
+        );
+        let production = [
+            ("APP_ENV", "production"),
+            ("ADMIN_API_KEY", "op"),
+            ("JWT_SECRET_KEY", "a-real-secret-of-a-production-length"),
+        ];
+        // HS256 never reads the key secret: production needs none.
+        assert!(load(&production).is_ok());
+        let mut eddsa = production.to_vec();
+        eddsa.push(("USER_SERVICE__AUTH__SIGNING", "eddsa"));
+        assert!(err(&eddsa).is_some_and(|e| e.contains("auth.key_secret")));
+        eddsa.push((
+            "USER_SERVICE__AUTH__KEY_SECRET",
+            "another-real-secret-of-production-length",
+        ));
+        assert!(load(&eddsa).is_ok());
         Ok(())
     }
 

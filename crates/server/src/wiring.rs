@@ -5,24 +5,24 @@ use std::sync::Arc;
 
 use user_service_db::{
     Database, DieselCreditLedger, DieselIdempotencyStore, DieselNamespaces, DieselRefreshTokens,
-    DieselSessions, DieselUsage, DieselUsers,
+    DieselSessions, DieselSigningKeys, DieselUsage, DieselUsers,
 };
 use user_service_domain::ports::{Clock, IdGenerator, Pause, SystemClock, SystemIds};
 use user_service_domain::services::{
     AdminService, AuthPolicy, AuthService, AvatarService, CreditService, IdempotencyService,
-    LoginThrottle, NamespaceService, ProfileService, RateLimiter, SessionService, ThrottlePolicy,
-    UsageService,
+    LoginThrottle, NamespaceService, ProfileService, RateLimiter, SessionService,
+    SigningKeyService, ThrottlePolicy, UsageService,
 };
-use user_service_domain::tokens::AccessTokens;
+use user_service_domain::signing::KeySealer;
 
 use user_service_domain::model::TrustedProxies;
 use user_service_http::{AppState, CorsSettings, HttpSettings};
 
 use crate::adapters::{
-    BcryptHasher, BlockingImageProcessor, ImageRules, PrometheusTelemetry, limit_store,
-    open_avatar_store,
+    BcryptHasher, BlockingImageProcessor, BlockingKeyGenerator, ImageRules, PrometheusTelemetry,
+    limit_store, open_avatar_store,
 };
-use crate::config::Settings;
+use crate::config::{AuthSettings, Settings};
 
 /// Everything the process serves, wired once.
 #[derive(Clone)]
@@ -50,6 +50,34 @@ pub enum StateError {
     RateLimit(String),
     #[error(transparent)]
     Storage(#[from] user_service_storage::StorageError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] user_service_domain::DomainError),
+}
+
+/// HS256 with the shared secret, or keys of `auth.signing` kept in the database and sealed under
+/// `auth.key_secret`.
+fn signing_keys(
+    auth: &AuthSettings,
+    db: &Database,
+    clock: Arc<dyn Clock>,
+) -> Result<SigningKeyService, StateError> {
+    let algorithm = auth.signing_algorithm();
+    if !algorithm.is_asymmetric() {
+        return Ok(SigningKeyService::shared_secret(
+            auth.jwt_secret.as_bytes(),
+            &auth.issuer,
+            clock,
+        ));
+    }
+    Ok(SigningKeyService::stored(
+        algorithm,
+        &auth.issuer,
+        Arc::new(DieselSigningKeys::new(db.clone())),
+        Arc::new(BlockingKeyGenerator),
+        KeySealer::new(auth.key_secret.as_bytes()),
+        clock,
+        auth.access_ttl_secs,
+    )?)
 }
 
 impl Wiring {
@@ -77,11 +105,8 @@ impl Wiring {
             concurrency,
             settings.auth.hash_queue,
         )?);
-        let access = AccessTokens::new(
-            settings.auth.jwt_secret.as_bytes(),
-            &settings.auth.issuer,
-            settings.auth.access_ttl_secs,
-        );
+        let signing_keys = Arc::new(signing_keys(&settings.auth, &db, clock.clone())?);
+        let access = signing_keys.access_tokens(settings.auth.access_ttl_secs);
         let policy = AuthPolicy {
             refresh_ttl_secs: settings.auth.refresh_ttl_secs,
             refresh_reuse_leeway_secs: settings.auth.refresh_reuse_leeway_secs,
@@ -189,6 +214,7 @@ impl Wiring {
                 ids.clone(),
             )),
             avatars: Arc::new(avatars),
+            signing_keys,
             profiles: Arc::new({
                 let profiles = ProfileService::new(users, refresh_tokens, hasher, clock.clone());
                 match &login_throttle {

@@ -119,7 +119,7 @@ impl NamespaceService {
 }
 
 /// No credentials is an authentication problem; the wrong ones an authorization problem.
-fn operator_only(caller: Option<&Principal>) -> DomainError {
+pub(crate) fn operator_only(caller: Option<&Principal>) -> DomainError {
     match caller {
         None => DomainError::ApiKeyInvalid,
         Some(_) => DomainError::Forbidden("only the platform operator may do this".into()),

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use jsonwebtoken::jwk::JwkSet;
 
 use crate::error::{DomainError, DomainResult};
-use crate::model::{SigningAlgorithm, SigningKeyInfo, SigningKeyRecord};
+use crate::model::{Principal, SigningAlgorithm, SigningKeyInfo, SigningKeyRecord};
 use crate::ports::{Clock, KeyGenerator, SigningKeyRepository};
+use crate::services::namespaces::operator_only;
 use crate::signing::{KeyRing, KeySealer, KeyStore, retired_key_lifetime};
 use crate::tokens::AccessTokens;
 
@@ -16,6 +17,7 @@ use crate::tokens::AccessTokens;
 /// one active key there.
 pub struct SigningKeyService {
     store: Arc<KeyStore>,
+    issuer: String,
     clock: Arc<dyn Clock>,
     stored: Option<StoredKeys>,
 }
@@ -30,9 +32,10 @@ struct StoredKeys {
 
 impl SigningKeyService {
     /// HS256: `secret` signs and verifies; there is nothing to store, rotate or publish.
-    pub fn shared_secret(secret: &[u8], clock: Arc<dyn Clock>) -> Self {
+    pub fn shared_secret(secret: &[u8], issuer: &str, clock: Arc<dyn Clock>) -> Self {
         Self {
             store: Arc::new(KeyStore::new(KeyRing::shared_secret(secret))),
+            issuer: issuer.to_owned(),
             clock,
             stored: None,
         }
@@ -40,9 +43,10 @@ impl SigningKeyService {
 
     /// EdDSA or RS256 with keys in `repo`, private halves sealed by `sealer`. Nothing signs until
     /// `start` has loaded (or made) the active key. `access_ttl_secs` decides how long a retired key
-    /// keeps verifying.
+    /// keeps verifying. Tokens name `issuer`.
     pub fn stored(
         algorithm: SigningAlgorithm,
+        issuer: &str,
         repo: Arc<dyn SigningKeyRepository>,
         generator: Arc<dyn KeyGenerator>,
         sealer: KeySealer,
@@ -56,6 +60,7 @@ impl SigningKeyService {
         }
         Ok(Self {
             store: Arc::new(KeyStore::empty()),
+            issuer: issuer.to_owned(),
             clock,
             stored: Some(StoredKeys {
                 algorithm,
@@ -67,9 +72,14 @@ impl SigningKeyService {
         })
     }
 
-    /// Access tokens signed and verified with this service's keys.
-    pub fn access_tokens(&self, issuer: &str, ttl_secs: u64) -> AccessTokens {
-        AccessTokens::with_keys(self.store.clone(), issuer, ttl_secs)
+    /// Access tokens signed and verified with this service's keys, living `ttl_secs`.
+    pub fn access_tokens(&self, ttl_secs: u64) -> AccessTokens {
+        AccessTokens::with_keys(self.store.clone(), &self.issuer, ttl_secs)
+    }
+
+    /// The `iss` of every token (`auth.issuer`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// The algorithm new tokens are signed with.
@@ -137,6 +147,14 @@ impl SigningKeyService {
             .find(|r| r.kid == active)
             .map(|r| r.info())
             .ok_or_else(|| DomainError::unexpected("the active signing key vanished"))
+    }
+
+    /// `rotate` asked for over the API: the platform operator only.
+    pub async fn rotate_for(&self, caller: Option<&Principal>) -> DomainResult<SigningKeyInfo> {
+        if !matches!(caller, Some(Principal::Operator)) {
+            return Err(operator_only(caller));
+        }
+        self.rotate().await
     }
 
     /// The public keys that may still verify a live token now: the active key and the retired keys

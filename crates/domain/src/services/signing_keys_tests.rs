@@ -77,13 +77,14 @@ fn instance(
 ) -> DomainResult<Instance> {
     let keys = SigningKeyService::stored(
         algorithm,
+        ISSUER,
         repo.clone(),
         Arc::new(InlineKeyGenerator),
         KeySealer::new(secret),
         clock.clone(),
         ACCESS_TTL,
     )?;
-    let tokens = keys.access_tokens(ISSUER, ACCESS_TTL);
+    let tokens = keys.access_tokens(ACCESS_TTL);
     Ok(Instance { keys, tokens })
 }
 
@@ -336,17 +337,44 @@ async fn another_key_secret_cannot_open_the_keys() -> DomainResult<()> {
 #[tokio::test]
 async fn a_shared_secret_has_nothing_to_rotate_or_publish() -> DomainResult<()> {
     let clock = Arc::new(ManualClock::new());
-    let keys = SigningKeyService::shared_secret(b"a secret of enough length", clock.clone());
+    let keys =
+        SigningKeyService::shared_secret(b"a secret of enough length", ISSUER, clock.clone());
     keys.start().await?;
     keys.refresh().await?;
     assert_eq!(keys.algorithm(), SigningAlgorithm::Hs256);
     assert!(keys.jwks().keys.is_empty());
     assert_eq!(keys.active_kid(), None);
     assert!(matches!(keys.rotate().await, Err(DomainError::Conflict(_))));
-    let tokens = keys.access_tokens(ISSUER, ACCESS_TTL);
+    let tokens = keys.access_tokens(ACCESS_TTL);
     let user = new_user(uuid::Uuid::now_v7(), "shop", "alice", None, clock.now());
     let jwt = tokens.issue(&user, 0, uuid::Uuid::now_v7(), clock.now())?;
     assert_eq!(kid_of(&jwt), None);
     assert!(tokens.verify(&jwt, clock.now()).is_ok());
+    Ok(())
+}
+
+#[tokio::test]
+async fn only_the_operator_rotates_over_the_api() -> DomainResult<()> {
+    let repo = Arc::new(MemoryKeys::default());
+    let clock = Arc::new(ManualClock::new());
+    let a = started(SigningAlgorithm::EdDsa, &repo, &clock).await?;
+    let before = a.keys.active_kid();
+    assert!(matches!(
+        a.keys.rotate_for(None).await,
+        Err(DomainError::ApiKeyInvalid)
+    ));
+    let service = crate::model::Principal::Service {
+        namespace: "shop".into(),
+    };
+    assert!(matches!(
+        a.keys.rotate_for(Some(&service)).await,
+        Err(DomainError::Forbidden(_))
+    ));
+    assert_eq!(a.keys.active_kid(), before, "nothing rotated");
+    let info = a
+        .keys
+        .rotate_for(Some(&crate::model::Principal::Operator))
+        .await?;
+    assert_eq!(a.keys.active_kid(), Some(info.kid));
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod avatars;
 pub mod credits;
+pub mod keys;
 pub mod me;
 pub mod namespaces;
 pub mod ops;
@@ -20,6 +21,7 @@ pub fn integration(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     me::routes(cfg);
     avatars::routes(cfg);
+    keys::routes(cfg);
 }
 
 /// Everything under `/api/v1`.

@@ -105,6 +105,7 @@ impl Harness {
         let state = Wiring::build_with_clock(settings, db.database().clone(), clock.clone())
             .expect("state builds")
             .http;
+        state.signing_keys.start().await.expect("signing keys load");
         Self {
             state,
             clock,
@@ -180,17 +181,21 @@ impl Harness {
     }
 }
 
-/// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL.
+/// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL,
+/// optionally with settings (`env: &[(name, value)]; tests...`) on top of the test defaults.
 #[macro_export]
 macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
+    (env: $env:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(#[actix_web::test]
-            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Sqlite, &[]).await).await })*
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Sqlite, $env).await).await })*
         }
         mod postgres {
             $(#[actix_web::test]
-            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Postgres, &[]).await).await })*
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Postgres, $env).await).await })*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both!(env: &[]; $($name),*);
     };
 }

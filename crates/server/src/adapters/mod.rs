@@ -1,12 +1,14 @@
 //! Adapters of domain ports that need the async runtime or an outside system, so cannot live in
 //! the domain: the bcrypt pool, image processing, avatar storage selection, the rate-limit
-//! counters (in process, Redis, and the failover between them) and the Prometheus registry.
+//! counters (in process, Redis, and the failover between them), the Prometheus registry and key
+//! generation on the blocking pool.
 
 pub mod avatar_storage;
 pub mod bcrypt_hasher;
 pub mod failover;
 pub mod image_decode;
 pub mod images;
+pub mod key_generator;
 pub mod memory_store;
 pub mod prometheus;
 pub mod redis_store;
@@ -19,6 +21,7 @@ pub use avatar_storage::open_avatar_store;
 pub use bcrypt_hasher::BcryptHasher;
 pub use failover::{FailoverStore, FallbackSignals};
 pub use images::{BlockingImageProcessor, ImageRules};
+pub use key_generator::BlockingKeyGenerator;
 pub use memory_store::MemoryStore;
 pub use prometheus::PrometheusTelemetry;
 pub use redis_store::RedisStore;
