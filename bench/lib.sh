@@ -37,12 +37,13 @@ drop_db() {
   esac
 }
 
-# start_server DATABASE_URL [VAR=value ...]: sets SERVER_PID and BASE
+# start_server DATABASE_URL [VAR=value ...]: sets SERVER_PID, BASE and GRPC (host:port of gRPC)
 start_server() {
   local url="$1"; shift
   local log; log=$(mktemp)
   env APP_ENV=development USER_SERVICE_CONFIG_DIR="$ROOT/config" DATABASE_URL="$url" \
-    USER_SERVICE__SERVER__PORT=0 USER_SERVICE__RATE_LIMIT__ENABLED=false USER_SERVICE__LOG__LEVEL=warn \
+    USER_SERVICE__SERVER__PORT=0 USER_SERVICE__GRPC__PORT=0 \
+    USER_SERVICE__RATE_LIMIT__ENABLED=false USER_SERVICE__LOG__LEVEL=warn \
     JWT_SECRET_KEY=benchmark-secret-long-enough "$@" "$BIN" serve >"$log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
@@ -51,6 +52,8 @@ start_server() {
     sleep 0.1
   done
   [ -n "$BASE" ] || { cat "$log"; echo "server did not start" >&2; exit 1; }
+  # Printed before the HTTP line.
+  GRPC=$(sed -n 's/^user-service gRPC listening on //p' "$log" | head -1)
 }
 
 stop_server() {
