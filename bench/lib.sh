@@ -58,21 +58,55 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
 }
 
+# cpu_ticks PID...: user+system clock ticks of the processes and their threads so far (from
+# /proc/PID/stat fields 14 and 15; children counted only as listed, so pass every worker).
+cpu_ticks() {
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# server_pids: the benchmarked server's processes (one for us, the master and workers for a peer).
+server_pids() { echo "$SERVER_PID" $(pgrep -P "$SERVER_PID" 2>/dev/null); }
+
+# measure LABEL WRK_ARGS...: runs wrk against the server and prints its summary with the server's
+# CPU time per answered request, the figure that does not depend on how the cores are shared.
+measure() {
+  local label="$1"; shift
+  local pids t0 t1 out
+  pids=$(server_pids)
+  # shellcheck disable=SC2086
+  t0=$(cpu_ticks $pids)
+  out=$(wrk "$@")
+  # shellcheck disable=SC2086
+  t1=$(cpu_ticks $pids)
+  wrk_summary "$label" "$out" $((t1 - t0))
+}
+
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 # json_field NAME: the string value of a top-level field of the JSON on stdin, newline-terminated.
 json_field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
 
-# wrk_summary LABEL WRK_OUTPUT: one line with requests/s, p50, p99 and errors
+# wrk_summary LABEL WRK_OUTPUT [CPU_TICKS]: one line with requests/s, p50, p99, errors and, given the
+# server's CPU ticks over the run, CPU microseconds per request.
 wrk_summary() {
-  local label="$1" out="$2"
-  local rps p50 p99 non2xx
+  local label="$1" out="$2" ticks="${3:-}"
+  local rps p50 p99 non2xx requests cpu=""
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-  printf '%-52s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$label" "$rps" "$p50" "$p99" "${non2xx:-0}"
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  if [ -n "$ticks" ] && [ "${requests:-0}" -gt 0 ]; then
+    cpu=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v n="$requests" 'BEGIN {printf "cpu %.0f us/req", t / hz * 1e6 / n}')
+  fi
+  printf '%-52s %10s req/s   p50 %-9s p99 %-9s non-2xx %-6s %s\n' "$label" "$rps" "$p50" "$p99" "${non2xx:-0}" "$cpu"
 }
 
 machine_line() {

@@ -23,27 +23,27 @@ for backend in ${BACKENDS:-sqlite postgres}; do
     -d '{"namespace":"bench","username":"alice","password":"supersecret123"}')
   token=$(json_field access_token <<<"$reg")
 
-  out=$(TOKEN="$token" wrk -t$THREADS -c64 -d"$DURATION" --latency -s "$BENCH_DIR/lua/get_bearer.lua" "$BASE/users/me")
-  wrk_summary "$backend GET /users/me c=64" "$out" | tee -a "$OUT"
+  TOKEN="$token" measure "$backend GET /users/me c=64" -t$THREADS -c64 -d"$DURATION" --latency \
+    -s "$BENCH_DIR/lua/get_bearer.lua" "$BASE/users/me" | tee -a "$OUT"
+  echo "RSS under /users/me load (VmHWM so far): $(( $(hwm_kb "$SERVER_PID") / 1024 )) MiB" | tee -a "$OUT"
 
   tokens=$(mktemp)
   for _ in $(seq 1 "$REFRESH_CHAINS"); do
     curl -sf -X POST "$BASE/auth/login" -H 'Content-Type: application/json' \
       -d '{"namespace":"bench","username":"alice","password":"supersecret123"}' | json_field refresh_token >>"$tokens"
   done
-  out=$(TOKENS="$tokens" THREADS=$THREADS wrk -t$THREADS -c"$REFRESH_CHAINS" -d"$DURATION" --latency \
-    -s "$BENCH_DIR/lua/refresh_chain.lua" "$BASE")
-  wrk_summary "$backend POST /auth/refresh (rotation) c=$REFRESH_CHAINS" "$out" | tee -a "$OUT"
+  TOKENS="$tokens" THREADS=$THREADS measure "$backend POST /auth/refresh (rotation) c=$REFRESH_CHAINS" \
+    -t$THREADS -c"$REFRESH_CHAINS" -d"$DURATION" --latency -s "$BENCH_DIR/lua/refresh_chain.lua" "$BASE" | tee -a "$OUT"
 
   login='{"namespace":"bench","username":"alice","password":"supersecret123"}'
-  out=$(BODY="$login" wrk -t$THREADS -c16 -d"$DURATION" --latency -s "$BENCH_DIR/lua/post_json.lua" "$BASE/auth/login")
-  wrk_summary "$backend POST /auth/login cost 10 c=16" "$out" | tee -a "$OUT"
+  BODY="$login" measure "$backend POST /auth/login cost 10 c=16" -t$THREADS -c16 -d"$DURATION" --latency \
+    -s "$BENCH_DIR/lua/post_json.lua" "$BASE/auth/login" | tee -a "$OUT"
 
-  BODY="$login" wrk -t1 -c32 -d"$DURATION" -s "$BENCH_DIR/lua/post_json.lua" "$BASE/auth/login" >/dev/null &
+  BODY="$login" wrk -t1 -c16 -d"$DURATION" -s "$BENCH_DIR/lua/post_json.lua" "$BASE/auth/login" >/dev/null &
   storm=$!
   sleep 1
   out=$(TOKEN="$token" wrk -t1 -c8 -d5s --latency -s "$BENCH_DIR/lua/get_bearer.lua" "$BASE/users/me")
-  wrk_summary "$backend GET /users/me c=8 during login storm c=32" "$out" | tee -a "$OUT"
+  wrk_summary "$backend GET /users/me c=8 during login storm c=16" "$out" | tee -a "$OUT"
   wait $storm || true
 
   echo "peak RSS (VmHWM): $(( $(hwm_kb "$SERVER_PID") / 1024 )) MiB" | tee -a "$OUT"

@@ -1,4 +1,4 @@
--- POST the JSON in the BODY environment variable.
+-- POST the body in the BODY environment variable (JSON unless CONTENT_TYPE says otherwise).
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE") or "application/json"
 wrk.body = os.getenv("BODY")

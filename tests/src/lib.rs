@@ -51,6 +51,8 @@ impl Store {
 pub struct Server {
     child: Child,
     pub base: String,
+    /// `host:port` of the gRPC API (a free port chosen at start), unless the test turned it off.
+    pub grpc: Option<String>,
     pub client: reqwest::Client,
     /// The avatar root used unless `env` names one, so no test writes into the source tree.
     _uploads: tempfile::TempDir,
@@ -88,6 +90,7 @@ impl Server {
             .env("USER_SERVICE_CONFIG_DIR", config_dir())
             .env("DATABASE_URL", database_url)
             .env("USER_SERVICE__SERVER__PORT", "0")
+            .env("USER_SERVICE__GRPC__PORT", "0")
             .env("USER_SERVICE__SERVER__WORKERS", "2")
             .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
             .env("USER_SERVICE__STORAGE__LOCAL_ROOT", uploads.path())
@@ -103,8 +106,13 @@ impl Server {
         let mut child = cmd.spawn().expect("start user-service");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let mut grpc = None;
         let addr = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = lines.next_line().await {
+                // Printed before the HTTP line.
+                if let Some(addr) = line.strip_prefix("user-service gRPC listening on ") {
+                    grpc = Some(addr.to_owned());
+                }
                 if let Some(addr) = line.strip_prefix("user-service listening on ") {
                     return Some(addr.to_owned());
                 }
@@ -124,6 +132,7 @@ impl Server {
         Self {
             child,
             base: addr,
+            grpc,
             client,
             _uploads: uploads,
         }

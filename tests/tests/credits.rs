@@ -404,6 +404,103 @@ async fn the_seed_003_python_clients_work_unchanged(backend: Backend) {
     s.stop().await;
 }
 
+/// 200 consumes and recharges of one account at once, spread over `servers` (all on one database):
+/// the group commit applies many in one transaction, each instance has its own writer, and only
+/// the database orders the instances' transactions. Every API.md 3.4 invariant holds on what is
+/// stored, every overdrawing consume fails alone, every reference id applies once, and every
+/// answer is the row stored for it.
+async fn mixed_storm(servers: &[Server], t: &Tenant) {
+    let (st, _) = post_key(
+        &servers[0],
+        t,
+        &credits(t, "recharge"),
+        &json!({"amount": 100}),
+        None,
+    )
+    .await
+    .expect("answer");
+    assert_eq!(st, StatusCode::OK);
+    let results = join_all((0..200usize).map(|i| {
+        let s = &servers[i % servers.len()];
+        async move {
+            let (route, body) = if i % 2 == 0 {
+                ("consume", json!({"amount": 3}))
+            } else if i % 4 == 1 {
+                // Pairs of recharges share a reference id: each pair applies once.
+                (
+                    "recharge",
+                    json!({"amount": 2, "reference_id": format!("ref-{}", i / 8)}),
+                )
+            } else {
+                ("recharge", json!({"amount": 2}))
+            };
+            let answer = post_key(s, t, &credits(t, route), &body, None)
+                .await
+                .expect("answer");
+            (route, answer)
+        }
+    }))
+    .await;
+    let mut answered: BTreeMap<String, Value> = BTreeMap::new();
+    let mut insufficient = 0;
+    for (route, (st, b)) in &results {
+        match *st {
+            StatusCode::OK => {
+                answered.insert(text(&b["data"]["transaction_id"]), b["data"].clone());
+            }
+            StatusCode::BAD_REQUEST if *route == "consume" => {
+                assert_eq!(b["error"]["code"], "INSUFFICIENT_CREDITS", "{b}");
+                insufficient += 1;
+            }
+            _ => panic!("{route}: {st} {b}"),
+        }
+    }
+    let txs = ledger(&servers[0], t).await;
+    let recharges = txs
+        .iter()
+        .filter(|tx| tx["transaction_type"] == "recharge")
+        .count();
+    // The first recharge, 50 without a reference and 25 pairs sharing one.
+    assert_eq!(recharges, 76);
+    assert_eq!(
+        txs.len() - recharges + insufficient,
+        100,
+        "each consume applied or refused"
+    );
+    assert_eq!(
+        txs.len(),
+        answered.len() + 1,
+        "every stored change was answered"
+    );
+    for tx in &txs[1..] {
+        assert_eq!(
+            answered.get(&text(&tx["transaction_id"])),
+            Some(tx),
+            "the answer is the stored row"
+        );
+    }
+    assert_ledger_consistent(&txs, &balance(&servers[0], t).await);
+}
+
+async fn a_storm_of_consumes_and_recharges_keeps_the_ledger(backend: Backend) {
+    let store = Store::new(backend).await;
+    let s = store.start(&[]).await;
+    let t = tenant(&s).await;
+    mixed_storm(std::slice::from_ref(&s), &t).await;
+    s.stop().await;
+}
+
+async fn two_instances_on_one_database_keep_the_ledger(backend: Backend) {
+    let store = Store::new(backend).await;
+    let (a, b) = (store.start(&[]).await, store.start(&[]).await);
+    let t = tenant(&a).await;
+    let servers = [a, b];
+    mixed_storm(&servers, &t).await;
+    for s in servers {
+        s.stop().await;
+    }
+}
+
 /// The clients need httpx; installed here when missing, so the test runs on a fresh machine.
 fn ensure_httpx() {
     // Both backends' tests run in this process at once: one pip at a time.
@@ -430,4 +527,6 @@ on_both!(
     one_idempotency_key_applies_once,
     a_crash_mid_storm_loses_no_success,
     the_seed_003_python_clients_work_unchanged,
+    a_storm_of_consumes_and_recharges_keeps_the_ledger,
+    two_instances_on_one_database_keep_the_ledger,
 );

@@ -1,7 +1,11 @@
 //! One connection type for both databases, and the pool's connection manager that picks the backend
 //! from the URL scheme.
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -52,11 +56,17 @@ const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WA
 #[derive(Debug)]
 pub(crate) struct Manager {
     target: Target,
+    /// Raised each time a connection is found dead: the database went away, so every connection
+    /// verified before is suspect until pinged (see `Pooled`).
+    losses: Arc<AtomicU64>,
 }
 
 impl Manager {
     pub(crate) fn new(target: Target) -> Self {
-        Self { target }
+        Self {
+            target,
+            losses: Arc::default(),
+        }
     }
 
     /// The SQLite file is created on first connection, but its directory is not.
@@ -74,27 +84,90 @@ impl Manager {
     }
 }
 
+/// A connection idle longer than this is pinged before it is used: a database restarted during a
+/// quiet spell has closed it, and the request should get a new one rather than the error.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(15);
+
+/// A pooled connection and what the pool needs to know about it. Connections are not pinged on
+/// every checkout (r2d2's `SELECT 1` per checkout was a round trip per query under load); instead a
+/// failed query is followed by one ping, a connection that fails it leaves the pool, and from then
+/// on every other connection is pinged before its next use, as is one idle for a while.
+pub(crate) struct Pooled {
+    conn: DbConnection,
+    last_used: Instant,
+    broken: bool,
+    /// The pool's count of dead connections when this one last answered.
+    verified_at: u64,
+    losses: Arc<AtomicU64>,
+}
+
+impl Pooled {
+    /// Whether the connection may be dead: idle long enough for the server to have dropped it, or
+    /// older than the last connection found dead.
+    pub(crate) fn suspect(&self) -> bool {
+        self.last_used.elapsed() >= IDLE_BEFORE_PING
+            || self.verified_at < self.losses.load(Ordering::Relaxed)
+    }
+
+    /// Pings the connection, marking it broken (to be closed by the pool) when it does not answer.
+    pub(crate) fn check(&mut self) -> bool {
+        let losses = self.losses.load(Ordering::Relaxed);
+        self.broken = self.conn.ping().is_err();
+        if self.broken {
+            self.losses.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.verified_at = losses;
+        }
+        !self.broken
+    }
+
+    pub(crate) fn used(&mut self) {
+        self.last_used = Instant::now();
+    }
+}
+
+impl Deref for Pooled {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        match &self.target {
-            Target::Postgres(url) => Ok(DbConnection::Pg(PgConnection::establish(url)?)),
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let conn = match &self.target {
+            Target::Postgres(url) => DbConnection::Pg(PgConnection::establish(url)?),
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
                 conn.batch_execute(SQLITE_SETUP)?;
-                Ok(DbConnection::Sqlite(conn))
+                DbConnection::Sqlite(conn)
             }
-        }
+        };
+        Ok(Pooled {
+            conn,
+            last_used: Instant::now(),
+            broken: false,
+            verified_at: self.losses.load(Ordering::Relaxed),
+            losses: Arc::clone(&self.losses),
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        conn.conn.ping().map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        std::thread::panicking() || conn.broken || conn.conn.is_broken()
     }
 }
 

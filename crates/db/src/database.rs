@@ -67,11 +67,13 @@ impl Database {
             .connect()
             .map_err(|e| DbError::Connect(e.to_string()))?;
         // Connections open on demand; one stays open so a health check or the first request after a
-        // quiet spell does not pay for a connect. r2d2's default `SELECT 1` on checkout replaces a
-        // connection the server has dropped instead of failing the request with it.
+        // quiet spell does not pay for a connect. r2d2's `SELECT 1` on every checkout is off: it
+        // cost a round trip per query. `checkout` pings only connections idle long enough for the
+        // server to have dropped them, and a failed query pings its connection (see `Pooled`).
         let pool = Pool::builder()
             .max_size(max_connections.max(1))
             .min_idle(Some(1))
+            .test_on_check_out(false)
             .connection_timeout(CONNECTION_TIMEOUT)
             .error_handler(Box::new(LogErrors))
             .build_unchecked(manager);
@@ -98,12 +100,18 @@ impl Database {
         f: impl FnOnce(&mut DbConnection) -> Result<T, DomainError> + Send + 'static,
     ) -> Result<T, DomainError> {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(errors::pool)?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(DomainError::unexpected)?
+        tokio::task::spawn_blocking(move || with_connection(&pool, f))
+            .await
+            .map_err(DomainError::unexpected)?
+    }
+
+    /// Runs `f` with a pooled connection on the calling thread, which may block: for code already on
+    /// the blocking pool (the ledger's writers).
+    pub(crate) fn run_here<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        with_connection(&self.pool, f)
     }
 
     /// Whether the database answers a trivial query now.
@@ -117,6 +125,37 @@ impl Database {
     pub(crate) fn get_blocking(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
         self.pool.get().map_err(|e| DbError::Connect(e.to_string()))
     }
+}
+
+/// Runs `f` on a pooled connection. A connection whose query failed for a reason of the database's
+/// (not a rule of the domain) is pinged, and closed by the pool if it no longer answers, so a
+/// database restart costs each pooled connection at most one failed request.
+fn with_connection<T>(
+    pool: &Pool<Manager>,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, DomainError>,
+) -> Result<T, DomainError> {
+    let mut conn = checkout(pool)?;
+    let result = f(&mut conn);
+    if matches!(
+        result,
+        Err(DomainError::Unavailable { .. } | DomainError::Unexpected(_))
+    ) {
+        conn.check();
+    }
+    conn.used();
+    result
+}
+
+/// A connection from the pool; a suspect one (see `Pooled`) is pinged first and replaced if dead.
+fn checkout(pool: &Pool<Manager>) -> Result<r2d2::PooledConnection<Manager>, DomainError> {
+    let attempts = pool.max_size();
+    for _ in 0..attempts {
+        let mut conn = pool.get().map_err(errors::pool)?;
+        if !conn.suspect() || conn.check() {
+            return Ok(conn);
+        }
+    }
+    Err(errors::pool_exhausted())
 }
 
 /// Routes the pool's background connection failures to the service's log instead of the `log` crate.

@@ -95,6 +95,14 @@ pub(crate) fn pool(err: diesel::r2d2::PoolError) -> DomainError {
     }
 }
 
+/// Every connection the pool handed out was dead: the database is down.
+pub(crate) fn pool_exhausted() -> DomainError {
+    tracing::warn!("no live database connection available");
+    DomainError::Unavailable {
+        retry_after_secs: RETRY_AFTER_SECS,
+    }
+}
+
 /// A stored value that does not parse back (a malformed UUID or JSON column).
 pub(crate) fn corrupt(
     column: &'static str,

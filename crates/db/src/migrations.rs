@@ -48,6 +48,44 @@ impl Database {
     }
 }
 
+#[cfg(feature = "testing")]
+impl Database {
+    /// Reverts every applied migration from `version` (a folder name's leading version, such as
+    /// `2026-12-03-100014`) on, newest first: a test then writes rows as an older schema had them
+    /// and migrates again to see what the migration makes of them.
+    pub fn revert_migrations_from(&self, version: &str) -> Result<(), DbError> {
+        // Diesel's versions are the folder names' leading digits without the dashes.
+        let version: String = version.chars().filter(char::is_ascii_digit).collect();
+        let mut conn = self.get_blocking()?;
+        let conn: &mut DbConnection = &mut conn;
+        loop {
+            let applied = match conn {
+                DbConnection::Pg(pg) => pg.applied_migrations(),
+                DbConnection::Sqlite(sqlite) => sqlite.applied_migrations(),
+            }
+            .map_err(failed)?;
+            let newest = applied
+                .iter()
+                .map(|v| {
+                    v.to_string()
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .collect::<String>()
+                })
+                .max();
+            match newest {
+                Some(newest) if newest >= version => {}
+                _ => return Ok(()),
+            }
+            match conn {
+                DbConnection::Pg(pg) => pg.revert_last_migration(POSTGRES).map(|_| ()),
+                DbConnection::Sqlite(sqlite) => sqlite.revert_last_migration(SQLITE).map(|_| ()),
+            }
+            .map_err(failed)?;
+        }
+    }
+}
+
 fn migrate_and_key(conn: &mut DbConnection) -> Result<(usize, NameKeyReport), DbError> {
     let applied = match conn {
         DbConnection::Pg(pg) => pg.run_pending_migrations(POSTGRES).map_err(failed)?.len(),

@@ -119,7 +119,83 @@ impl From<NamespaceRow> for Namespace {
     }
 }
 
-/// Every column of `users`, in table order (`Queryable` maps by position).
+/// A user as inserted: the domain's columns and those derived from them (the search document and
+/// the name keys).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub(crate) struct NewUserRow {
+    #[diesel(embed)]
+    pub row: UserRow,
+    pub search_text: String,
+    pub username_fold: Option<String>,
+    pub email_fold: Option<String>,
+}
+
+impl NewUserRow {
+    pub(crate) fn new(user: &User) -> DomainResult<Self> {
+        Ok(Self {
+            row: UserRow {
+                id: user.id.to_string(),
+                namespace: user.namespace.clone(),
+                username: user.username.clone(),
+                email: user.email.clone(),
+                password_hash: user.password_hash.clone(),
+                full_name: user.full_name.clone(),
+                first_name: user.first_name.clone(),
+                last_name: user.last_name.clone(),
+                phone: user.phone.clone(),
+                avatar_url: user.avatar_url.clone(),
+                avatar_key: user.avatar_key.clone(),
+                extra: to_json("users.extra", &user.extra)?,
+                roles: to_json("users.roles", &user.roles)?,
+                is_active: user.is_active,
+                token_version: user.token_version,
+                created_at: to_db_time(user.created_at),
+                updated_at: to_db_time(user.updated_at),
+                deleted_at: user.deleted_at.map(to_db_time),
+                email_verified: user.email_verified,
+            },
+            search_text: document(user),
+            username_fold: Some(user.username_key()),
+            email_fold: user.email_key(),
+        })
+    }
+}
+
+/// Declares `USER_COLUMNS`, a tuple of the named `users` columns, as its type and its value.
+macro_rules! user_columns {
+    ($($column:ident),+ $(,)?) => {
+        /// The columns of [`UserRow`], in its order: what every read of users selects (and every
+        /// update returns).
+        pub(crate) const USER_COLUMNS: ($(users::$column,)+) = ($(users::$column,)+);
+    };
+}
+
+user_columns!(
+    id,
+    namespace,
+    username,
+    email,
+    password_hash,
+    full_name,
+    first_name,
+    last_name,
+    phone,
+    avatar_url,
+    avatar_key,
+    extra,
+    roles,
+    is_active,
+    token_version,
+    created_at,
+    updated_at,
+    deleted_at,
+    email_verified,
+);
+
+/// A user as read: the columns of the domain's `User` and nothing derived from them. The search
+/// document alone can be larger than the rest of the row, and every authenticated request reads
+/// one user, so reads select [`USER_COLUMNS`], never the whole row.
 #[derive(Debug, Queryable, Insertable)]
 #[diesel(table_name = users)]
 pub(crate) struct UserRow {
@@ -141,40 +217,10 @@ pub(crate) struct UserRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
-    pub search_text: String,
-    pub username_fold: Option<String>,
-    pub email_fold: Option<String>,
     pub email_verified: bool,
 }
 
 impl UserRow {
-    pub(crate) fn new(user: &User) -> DomainResult<Self> {
-        Ok(Self {
-            id: user.id.to_string(),
-            namespace: user.namespace.clone(),
-            username: user.username.clone(),
-            email: user.email.clone(),
-            password_hash: user.password_hash.clone(),
-            full_name: user.full_name.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            phone: user.phone.clone(),
-            avatar_url: user.avatar_url.clone(),
-            avatar_key: user.avatar_key.clone(),
-            extra: to_json("users.extra", &user.extra)?,
-            roles: to_json("users.roles", &user.roles)?,
-            is_active: user.is_active,
-            token_version: user.token_version,
-            created_at: to_db_time(user.created_at),
-            updated_at: to_db_time(user.updated_at),
-            deleted_at: user.deleted_at.map(to_db_time),
-            search_text: document(user),
-            username_fold: Some(user.username_key()),
-            email_fold: user.email_key(),
-            email_verified: user.email_verified,
-        })
-    }
-
     pub(crate) fn into_user(self) -> DomainResult<User> {
         let extra: BTreeMap<String, String> = from_json("users.extra", &self.extra)?;
         Ok(User {

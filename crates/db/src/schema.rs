@@ -163,6 +163,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Users per namespace, spread over shards; kept by triggers (migration `user_counts`).
+    namespace_user_counts (namespace, shard) {
+        namespace -> Text,
+        shard -> Text,
+        live -> BigInt,
+        total -> BigInt,
+    }
+}
+
+diesel::table! {
     email_tokens (token_hash) {
         token_hash -> Text,
         purpose -> Text,
@@ -223,6 +233,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversation_sessions,
     session_messages,
     idempotency_keys,
+    namespace_user_counts,
     email_tokens,
     outbox,
     signing_keys,

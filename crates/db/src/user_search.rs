@@ -4,7 +4,7 @@
 //! inside an FTS5 string or a `tsquery`, and they are bound as parameters all the same.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{PgConnection, SqliteConnection};
 use user_service_domain::error::DomainResult;
 use user_service_domain::model::{PageRequest, SearchQuery, SearchTerm};
@@ -12,16 +12,31 @@ use user_service_domain::model::{PageRequest, SearchQuery, SearchTerm};
 use crate::connection::DbConnection;
 use crate::errors;
 
+/// A row of the page of matches, each carrying the number of all matches. A page past the end is one
+/// row without an id, so that the count arrives in the same statement as the hits.
 #[derive(QueryableByName)]
 struct Hit {
-    #[diesel(sql_type = Text)]
-    id: String,
-}
-
-#[derive(QueryableByName)]
-struct Count {
+    #[diesel(sql_type = Nullable<Text>)]
+    id: Option<String>,
     #[diesel(sql_type = BigInt)]
     n: i64,
+}
+
+/// The statement both engines run: the capped matches `hits` (id, rank `r`, lower is better) are
+/// computed once, counted, and one page of them is joined to the count.
+fn page_with_count(hits: &str, order: &str, page: PageRequest) -> String {
+    format!(
+        "WITH hits AS ({hits}), total AS (SELECT count(*) AS n FROM hits) \
+         SELECT p.id AS id, total.n AS n FROM total LEFT JOIN \
+           (SELECT id, r FROM hits ORDER BY r {order}, id LIMIT {} OFFSET {}) p ON 1 = 1 \
+         ORDER BY p.r {order}, p.id",
+        page.limit, page.offset
+    )
+}
+
+fn ids_and_total(rows: Vec<Hit>) -> (Vec<String>, u64) {
+    let total = rows.first().map_or(0, |h| h.n.max(0) as u64);
+    (rows.into_iter().filter_map(|h| h.id).collect(), total)
 }
 
 /// The ids of one page of matches, best first, and the number of all matches.
@@ -64,26 +79,21 @@ fn postgres(
     let tsquery = parts.join(" && ");
     let filter = "u.namespace = $1 AND u.deleted_at IS NULL AND u.search_vector @@ q.query";
     let cap = SearchQuery::MAX_MATCHES;
-    let ids_sql = format!(
-        "WITH q AS (SELECT {tsquery} AS query), \
-              hits AS (SELECT u.id, ts_rank(u.search_vector, q.query) AS r \
-                       FROM users u, q WHERE {filter} LIMIT {cap}) \
-         SELECT id FROM hits ORDER BY r DESC, id LIMIT {} OFFSET {}",
-        page.limit, page.offset
+    // `hits` is referenced twice, so PostgreSQL materialises it: the matches are found once.
+    let sql = page_with_count(
+        &format!(
+            "SELECT u.id, ts_rank(u.search_vector, q.query) AS r \
+             FROM users u, (SELECT {tsquery} AS query) q WHERE {filter} LIMIT {cap}"
+        ),
+        "DESC",
+        page,
     );
-    let count_sql = format!(
-        "WITH q AS (SELECT {tsquery} AS query) \
-         SELECT count(*) AS n FROM (SELECT 1 FROM users u, q WHERE {filter} LIMIT {cap}) s"
-    );
-    let bind_all = |sql: String| {
-        let mut q = diesel::sql_query(sql)
-            .into_boxed::<diesel::pg::Pg>()
-            .bind::<Text, _>(namespace.to_owned());
-        for b in &binds {
-            q = q.bind::<Text, _>(b.clone());
-        }
-        q
-    };
+    let mut statement = diesel::sql_query(sql)
+        .into_boxed::<diesel::pg::Pg>()
+        .bind::<Text, _>(namespace.to_owned());
+    for b in binds {
+        statement = statement.bind::<Text, _>(b);
+    }
     // The planner cannot estimate how many users a tsquery matches, and with the match cap's LIMIT it
     // prefers a sequential scan that stops early: 3 ms for a prefix half the users share, but a scan
     // of every row (0.5 s at 1M users) for a rare word. Only very short prefixes are common enough
@@ -97,12 +107,7 @@ fn postgres(
         if !short_prefixes_only {
             diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
         }
-        let ids: Vec<Hit> = bind_all(ids_sql).load(conn)?;
-        let count: Count = bind_all(count_sql).get_result(conn)?;
-        Ok((
-            ids.into_iter().map(|h| h.id).collect(),
-            count.n.max(0) as u64,
-        ))
+        statement.load::<Hit>(conn).map(ids_and_total)
     })
     .map_err(errors::db)
 }
@@ -129,21 +134,10 @@ fn sqlite(
         "SELECT u.id AS id, users_fts.rank AS r FROM users_fts JOIN users u ON u.rowid = users_fts.rowid \
          WHERE users_fts MATCH ?1 AND u.namespace = ?2 AND u.deleted_at IS NULL LIMIT {cap}"
     );
-    let ids: Vec<Hit> = diesel::sql_query(format!(
-        "SELECT id FROM ({hits}) ORDER BY r, id LIMIT {} OFFSET {}",
-        page.limit, page.offset
-    ))
-    .bind::<Text, _>(&expr)
-    .bind::<Text, _>(namespace)
-    .load(conn)
-    .map_err(errors::db)?;
-    let count: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM ({hits})"))
+    diesel::sql_query(page_with_count(&hits, "", page))
         .bind::<Text, _>(&expr)
         .bind::<Text, _>(namespace)
-        .get_result(conn)
-        .map_err(errors::db)?;
-    Ok((
-        ids.into_iter().map(|h| h.id).collect(),
-        count.n.max(0) as u64,
-    ))
+        .load::<Hit>(conn)
+        .map(ids_and_total)
+        .map_err(errors::db)
 }

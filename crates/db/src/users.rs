@@ -10,11 +10,11 @@ use user_service_domain::model::{PageRequest, Paged, SearchQuery, User, UserChan
 use user_service_domain::ports::{AvatarRef, LoginName, UserFilter, UserRepository};
 use uuid::Uuid;
 
-use crate::connection::write_transaction;
+use crate::connection::{DbConnection, write_transaction};
 use crate::database::Database;
 use crate::errors;
-use crate::models::{UserChangeset, UserRow, from_db_time, to_db_time};
-use crate::schema::users;
+use crate::models::{NewUserRow, USER_COLUMNS, UserChangeset, UserRow, from_db_time, to_db_time};
+use crate::schema::{namespace_user_counts as counts, users};
 use crate::user_search::search_ids;
 
 /// Why a write transaction on `users` was rolled back: the database failed, or a rule of the domain
@@ -50,13 +50,13 @@ impl DieselUsers {
 #[async_trait]
 impl UserRepository for DieselUsers {
     async fn insert(&self, user: &User) -> DomainResult<()> {
-        let row = UserRow::new(user)?;
+        let row = NewUserRow::new(user)?;
         self.db
             .run(move |conn| {
                 diesel::insert_into(users::table)
                     .values(&row)
                     .execute(conn)
-                    .map_err(|e| errors::user_write(e, &row.namespace, &row.username))?;
+                    .map_err(|e| errors::user_write(e, &row.row.namespace, &row.row.username))?;
                 Ok(())
             })
             .await
@@ -69,6 +69,7 @@ impl UserRepository for DieselUsers {
                 users::table
                     .filter(users::namespace.eq(namespace))
                     .filter(users::id.eq(id.to_string()))
+                    .select(USER_COLUMNS)
                     .first::<UserRow>(conn)
                     .optional()
                     .map_err(errors::db)?
@@ -89,9 +90,11 @@ impl UserRepository for DieselUsers {
                 let found = match login {
                     LoginName::Username(key) => live
                         .filter(users::username_fold.eq(key))
+                        .select(USER_COLUMNS)
                         .first::<UserRow>(conn),
                     LoginName::Email(key) => live
                         .filter(users::email_fold.eq(key))
+                        .select(USER_COLUMNS)
                         .first::<UserRow>(conn),
                 };
                 found
@@ -126,7 +129,7 @@ impl UserRepository for DieselUsers {
                     // applied to that row, which no one else can write until this commits.
                     let Some(row) = diesel::update(live.clone())
                         .set(users::updated_at.eq(now))
-                        .returning(users::all_columns)
+                        .returning(USER_COLUMNS)
                         .get_result::<UserRow>(conn)
                         .optional()?
                     else {
@@ -140,7 +143,7 @@ impl UserRepository for DieselUsers {
                     let raise = i64::from(changes.ends_sessions());
                     let row = diesel::update(live)
                         .set((set, users::token_version.eq(users::token_version + raise)))
-                        .returning(users::all_columns)
+                        .returning(USER_COLUMNS)
                         .get_result::<UserRow>(conn)
                         .map_err(|e| {
                             Abort::Domain(errors::user_write(e, &namespace, &user.username))
@@ -246,7 +249,7 @@ impl UserRepository for DieselUsers {
                     users::email_verified.eq(true),
                     users::updated_at.eq(to_db_time(now)),
                 ))
-                .returning(users::all_columns)
+                .returning(USER_COLUMNS)
                 .get_result::<UserRow>(conn)
                 .optional()
                 .map_err(errors::db)?
@@ -377,8 +380,13 @@ impl UserRepository for DieselUsers {
                     }
                     q
                 };
-                let total: i64 = filtered().count().get_result(conn).map_err(errors::db)?;
+                let total = match counted(&filter) {
+                    Some(column) => count_of(conn, &namespace, column),
+                    None => filtered().count().get_result(conn),
+                }
+                .map_err(errors::db)?;
                 let rows: Vec<UserRow> = filtered()
+                    .select(USER_COLUMNS)
                     .order((users::created_at.asc(), users::id.asc()))
                     .limit(page.limit as i64)
                     .offset(page.offset as i64)
@@ -410,6 +418,7 @@ impl UserRepository for DieselUsers {
                 let mut rows: Vec<UserRow> = users::table
                     .filter(users::namespace.eq(&namespace))
                     .filter(users::id.eq_any(&ids))
+                    .select(USER_COLUMNS)
                     .load(conn)
                     .map_err(errors::db)?;
                 // Back into the engine's ranking order.
@@ -425,4 +434,41 @@ impl UserRepository for DieselUsers {
             })
             .await
     }
+}
+
+/// Which kept count answers a list's `total` without counting: the live users, or all of them,
+/// when nothing else filters the list.
+#[derive(Debug, Clone, Copy)]
+enum Counted {
+    Live,
+    All,
+}
+
+fn counted(filter: &UserFilter) -> Option<Counted> {
+    match filter {
+        UserFilter {
+            is_active: None,
+            role: None,
+            include_deleted,
+        } => Some(if *include_deleted {
+            Counted::All
+        } else {
+            Counted::Live
+        }),
+        _ => None,
+    }
+}
+
+/// The namespace's kept count: the sum of its (at most 16) shard rows.
+fn count_of(
+    conn: &mut DbConnection,
+    namespace: &str,
+    which: Counted,
+) -> Result<i64, diesel::result::Error> {
+    let rows = counts::table.filter(counts::namespace.eq(namespace));
+    let shards: Vec<i64> = match which {
+        Counted::Live => rows.select(counts::live).load(conn)?,
+        Counted::All => rows.select(counts::total).load(conn)?,
+    };
+    Ok(shards.into_iter().sum())
 }

@@ -21,6 +21,7 @@ pub const DEV_KEY_SECRET: &str = "dev-only-insecure-key-secret-change-me";
 pub struct Settings {
     pub profile: String,
     pub server: ServerSettings,
+    pub grpc: GrpcSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub admin: AdminSettings,
@@ -43,6 +44,14 @@ pub struct ServerSettings {
     pub body_timeout_secs: u64,
     /// The service's own address, for links in mails; empty means `http://{host}:{port}`.
     pub public_url: String,
+}
+
+/// The gRPC API (API.md 6), on `server.host`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GrpcSettings {
+    pub enabled: bool,
+    /// 0 asks the system for a free port (tests); the one chosen is printed at start.
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +191,7 @@ const PLAIN_NAMES: &[(&str, &str)] = &[
     ("SECRET_KEY", "auth.jwt_secret"),
     ("AVATAR_MAX_BYTES", "avatar.max_bytes"),
     ("PORT", "server.port"),
+    ("GRPC_PORT", "grpc.port"),
     ("HOST", "server.host"),
     ("REDIS_URL", "rate_limit.redis_url"),
     ("ADMIN_API_KEY", "admin.api_key"),
@@ -244,6 +254,32 @@ impl Settings {
         let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// What in-process tests run on: no files, not the process environment; cheap hashing, no rate
+    /// limits, avatars under `uploads`, then `env` on top.
+    pub fn for_tests(uploads: &Path, env: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let root = uploads.display().to_string();
+        let vars: Vec<(String, String)> = [
+            ("USER_SERVICE__STORAGE__LOCAL_ROOT", root.as_str()),
+            ("USER_SERVICE__AUTH__BCRYPT_COST", "4"),
+            ("USER_SERVICE__RATE_LIMIT__ENABLED", "false"),
+            (
+                "USER_SERVICE__AUTH__JWT_SECRET",
+                "test-secret-that-is-long-enough",
+            ),
+        ]
+        .iter()
+        .chain(env)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let lookup = vars.clone();
+        // Later entries win, as a later variable would.
+        Self::load_from(
+            &uploads.join("no-config-files-here"),
+            move |k| lookup.iter().rfind(|(n, _)| n == k).map(|(_, v)| v.clone()),
+            vars,
+        )
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -364,6 +400,8 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
         .set_default("server.workers", 0)?
         .set_default("server.body_timeout_secs", 30)?
         .set_default("server.public_url", "")?
+        .set_default("grpc.enabled", true)?
+        .set_default("grpc.port", 50052)?
         .set_default("database.url", "sqlite://data/user-service.db")?
         .set_default("database.max_connections", 16)?
         .set_default("auth.jwt_secret", DEV_JWT_SECRET)?
@@ -462,6 +500,17 @@ mod tests {
         assert_eq!(s.avatar.max_bytes, 1_048_576);
         assert_eq!(s.profile, "development");
         assert!(s.operator_key().is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn grpc_is_on_by_default_on_50052_and_follows_grpc_port() -> Result<(), ConfigError> {
+        let s = load(&[])?;
+        assert!(s.grpc.enabled);
+        assert_eq!(s.grpc.port, 50052);
+        assert_eq!(load(&[("GRPC_PORT", "6000")])?.grpc.port, 6000);
+        let off = load(&[("USER_SERVICE__GRPC__ENABLED", "false")])?;
+        assert!(!off.grpc.enabled);
         Ok(())
     }
 

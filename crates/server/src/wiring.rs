@@ -17,6 +17,7 @@ use user_service_domain::services::{
 use user_service_domain::signing::KeySealer;
 
 use user_service_domain::model::TrustedProxies;
+use user_service_grpc::GrpcState;
 use user_service_http::{AppState, CorsSettings, HttpSettings};
 
 use crate::adapters::{
@@ -30,6 +31,8 @@ use crate::config::{AuthSettings, Settings};
 pub struct Wiring {
     /// The services, as the HTTP adapter is handed them (the CLI uses the same ones).
     pub http: AppState,
+    /// The same service instances, limiter and metrics, as the gRPC adapter is handed them.
+    pub grpc: GrpcState,
     pub settings: Arc<Settings>,
     /// The outbox's delivery side, for the background sender `serve` starts.
     pub mail: MailDelivery,
@@ -284,8 +287,18 @@ impl Wiring {
             trusted_proxies,
             clock,
         };
+        let grpc = GrpcState {
+            auth: http.auth.clone(),
+            admin: http.admin.clone(),
+            database: http.database.clone(),
+            telemetry: http.telemetry.clone(),
+            rate_limiter: http.rate_limiter.clone(),
+            trusted_proxies: http.trusted_proxies.clone(),
+            clock: http.clock.clone(),
+        };
         Ok(Self {
             http,
+            grpc,
             settings: Arc::new(settings),
             mail,
         })

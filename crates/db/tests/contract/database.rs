@@ -4,7 +4,9 @@ use std::time::Instant;
 
 use diesel::prelude::*;
 use user_service_db::schema::namespaces;
-use user_service_db::{Backend, Database, DbConnection, DbError, write_transaction};
+use user_service_db::{
+    Backend, Database, DbConnection, DbError, DieselNamespaces, write_transaction,
+};
 use user_service_domain::DomainError;
 use user_service_domain::ports::NamespaceRepository;
 
@@ -204,6 +206,14 @@ async fn a_database_that_goes_away_answers_unavailable() {
     .expect("drop task");
 
     let started = Instant::now();
+    // The first query finds its connection dead...
+    let namespaces = DieselNamespaces::new(test_db.database().clone());
+    match namespaces.get("acme").await {
+        Err(DomainError::Unavailable { retry_after_secs }) => assert_eq!(retry_after_secs, 1),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    // ...and from then on no pooled connection is handed out unchecked: the pool has none that
+    // answers and cannot make one.
     match test_db.run(|_| Ok(())).await {
         Err(DomainError::Unavailable { retry_after_secs }) => assert_eq!(retry_after_secs, 1),
         other => panic!("expected Unavailable, got {other:?}"),

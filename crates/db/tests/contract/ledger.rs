@@ -21,6 +21,8 @@ contract!(
     transactions_are_newest_first_filtered_and_paged,
     concurrent_consumes_never_overdraw,
     concurrent_recharges_with_one_reference_apply_once,
+    a_storm_of_consumes_and_recharges_keeps_every_invariant,
+    two_instances_on_one_database_keep_every_invariant,
 );
 
 fn c(units: i64) -> Credits {
@@ -267,4 +269,127 @@ async fn concurrent_recharges_with_one_reference_apply_once(db: Database) {
         ledger.balance(alice.id).await.expect("balance"),
         all.items[0].amount
     );
+}
+
+/// Every transaction of `user`, oldest first.
+async fn history(ledger: &DieselCreditLedger, user: &User) -> Vec<CreditTransaction> {
+    let mut all = Vec::new();
+    loop {
+        let page = PageRequest {
+            offset: all.len() as u64,
+            limit: 100,
+        };
+        let got = ledger
+            .transactions(user.id, None, page)
+            .await
+            .expect("list");
+        if got.items.is_empty() {
+            break;
+        }
+        all.extend(got.items);
+    }
+    all.reverse();
+    all
+}
+
+/// API.md 3.4 on what is stored: a chain of balances without a gap, never below zero, each change
+/// one row, recharges minus consumes equal to the balance.
+fn assert_chain(txs: &[CreditTransaction], balance: Credits) {
+    let mut running = 0i64;
+    for t in txs {
+        assert_eq!(
+            t.balance_before.millionths(),
+            running,
+            "chain broken at {t:?}"
+        );
+        running += match t.transaction_type {
+            TransactionType::Recharge => t.amount.millionths(),
+            TransactionType::Consume => -t.amount.millionths(),
+        };
+        assert_eq!(t.balance_after.millionths(), running, "{t:?}");
+        assert!(running >= 0, "below zero at {t:?}");
+    }
+    assert_eq!(running, balance.millionths());
+}
+
+/// 200 changes of one account at once, so the group commit applies many in one transaction: every
+/// consume the balance cannot cover fails alone, every reference id applies once, and each answer
+/// is the row stored for it.
+async fn storm(ledgers: &[Arc<DieselCreditLedger>], alice: &User) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200usize {
+        let ledger = Arc::clone(&ledgers[i % ledgers.len()]);
+        let t = if i % 2 == 0 {
+            tx(alice, TransactionType::Consume, c(3), None)
+        } else {
+            // Pairs of recharges share a reference id: one of each pair applies.
+            let reference = (i % 4 == 1).then(|| format!("ref-{}", i / 8));
+            tx(alice, TransactionType::Recharge, c(2), reference.as_deref())
+        };
+        tasks.spawn(async move {
+            let answer = match t.transaction_type {
+                TransactionType::Consume => ledger.consume(&t).await,
+                TransactionType::Recharge => ledger.recharge(&t).await,
+            };
+            (t, answer)
+        });
+    }
+    let mut applied = std::collections::HashMap::new();
+    let mut short = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (t, answer) = joined.expect("task");
+        match answer {
+            Ok(stored) => {
+                if stored.transaction_id == t.transaction_id {
+                    assert_eq!(
+                        (stored.amount, stored.transaction_type),
+                        (t.amount, t.transaction_type)
+                    );
+                } else {
+                    // Only a reused reference id answers with another transaction: its first.
+                    assert_eq!(stored.reference_id, t.reference_id, "{stored:?}");
+                }
+                applied.insert(stored.transaction_id, stored);
+            }
+            Err(DomainError::InsufficientCredits) => {
+                assert_eq!(t.transaction_type, TransactionType::Consume);
+                short += 1;
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    let txs = history(&ledgers[0], alice).await;
+    // 100 recharges: 50 without a reference, 25 pairs sharing one.
+    let recharges = txs
+        .iter()
+        .filter(|t| t.transaction_type == TransactionType::Recharge)
+        .count();
+    let consumes = txs.len() - recharges;
+    assert_eq!((recharges, consumes + short), (75, 100));
+    assert_eq!(txs.len(), applied.len(), "every stored row was answered");
+    for t in &txs {
+        assert_eq!(
+            applied.get(&t.transaction_id),
+            Some(t),
+            "answer = stored row"
+        );
+    }
+    let balance = ledgers[0].balance(alice.id).await.expect("balance");
+    assert_chain(&txs, balance);
+}
+
+async fn a_storm_of_consumes_and_recharges_keeps_every_invariant(db: Database) {
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    storm(&[Arc::new(DieselCreditLedger::new(db))], &alice).await;
+}
+
+/// Two ledgers on one database are two instances of the service: each has its own writers, and only
+/// the database (PostgreSQL's row lock, SQLite's write lock) orders their batches.
+async fn two_instances_on_one_database_keep_every_invariant(db: Database) {
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let ledgers = [
+        Arc::new(DieselCreditLedger::new(db.clone())),
+        Arc::new(DieselCreditLedger::new(db)),
+    ];
+    storm(&ledgers, &alice).await;
 }

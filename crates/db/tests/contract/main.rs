@@ -16,5 +16,6 @@ mod sessions;
 mod signing_keys;
 mod usage;
 mod user_admin;
+mod user_counts;
 mod user_search;
 mod users;

@@ -97,6 +97,13 @@ impl PageRequest {
         }
     }
 
+    /// Paging as gRPC requests carry it: proto3 integers, where 0 means "not given" (page 1, the
+    /// default size); a negative number is out of range like any other.
+    pub fn from_unset_zero(page: i32, page_size: i32) -> Result<Self, DomainError> {
+        let given = |v: i32| (v != 0).then(|| u64::try_from(v).unwrap_or(u64::MAX));
+        Self::parse(given(page), given(page_size), None, None)
+    }
+
     /// The 1-based page this window starts in, as reported back to clients.
     pub fn page(&self) -> u64 {
         self.offset / self.limit.max(1) + 1
