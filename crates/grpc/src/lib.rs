@@ -71,7 +71,7 @@ pub async fn serve(
     });
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut server = Server::builder()
-        // A call that does not finish in time ends with DEADLINE_EXCEEDED instead of holding on.
+        // A call that does not finish in time is ended (tonic answers CANCELLED) instead of holding on.
         .timeout(Duration::from_secs(30))
         .http2_keepalive_interval(Some(Duration::from_secs(60)));
     let mut router =
