@@ -39,6 +39,27 @@ impl Store {
         self.db.url()
     }
 
+    /// Runs a command of the binary (`keys rotate`, `migrate`, ...) on this store with the test
+    /// profile and `env` on top, and returns its standard output; panics when it fails.
+    pub async fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = Command::new(binary())
+            .args(args)
+            .env("APP_ENV", "test")
+            .env("USER_SERVICE_CONFIG_DIR", config_dir())
+            .env("DATABASE_URL", self.url())
+            .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
+            .envs(env.iter().copied())
+            .output()
+            .await
+            .expect("run user-service");
+        assert!(
+            out.status.success(),
+            "user-service {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Starts a server on this store with the test profile and `env` on top.
     pub async fn start(&self, env: &[(&str, &str)]) -> Server {
         let root = self.uploads.path().display().to_string();
@@ -185,6 +206,15 @@ impl Server {
         }
         let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
     }
+}
+
+/// A TCP port nothing listens on now, for a server whose URL must be known before it starts (its
+/// issuer URL). Another process could take it in between; on a test machine that does not happen.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 pub async fn read(res: reqwest::Response) -> (StatusCode, Value) {

@@ -42,10 +42,15 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    // Both versions of reflection: grpcurl before 1.8.8 and other older tools ask only v1alpha.
+    let reflection = reflection()
         .build_v1()
+        .and_then(|v1| Ok((v1, reflection().build_v1alpha()?)))
         .map_err(|e| {
             // The descriptors are compiled in; failing here is a build defect, not an input.
             tracing::error!(error = %e, "gRPC reflection could not be built");
@@ -66,7 +71,7 @@ pub async fn serve(
     });
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut server = Server::builder()
-        // A call that does not finish in time ends with DEADLINE_EXCEEDED instead of holding on.
+        // A call that does not finish in time is ended (tonic answers CANCELLED) instead of holding on.
         .timeout(Duration::from_secs(30))
         .http2_keepalive_interval(Some(Duration::from_secs(60)));
     let mut router =
@@ -75,8 +80,8 @@ pub async fn serve(
             .add_service(pb::user_service_server::UserServiceServer::new(
                 UserApi::new(state),
             ));
-    if let Ok(reflection) = reflection {
-        router = router.add_service(reflection);
+    if let Ok((v1, v1alpha)) = reflection {
+        router = router.add_service(v1).add_service(v1alpha);
     }
     let result = router
         .serve_with_incoming_shutdown(incoming, shutdown)
