@@ -12,6 +12,8 @@ use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 
 pub use reqwest::StatusCode;
 
+pub mod smtp;
+
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
