@@ -12,6 +12,7 @@ use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 
 pub use reqwest::StatusCode;
 
+pub mod browser;
 pub mod smtp;
 
 #[derive(Debug, Clone, Copy)]

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use user_service_e2e::browser::Browser;
 use user_service_e2e::smtp::{ReceivedMail, SmtpSink, free_port};
 use user_service_e2e::{Backend, Server, StatusCode, Store, on_both, text};
 
@@ -381,4 +382,61 @@ async fn two_instances_on_one_postgresql_send_each_mail_once() {
     wait_for_metric(&a, "sent", USERS as i64).await;
     a.stop().await;
     b.stop().await;
+}
+
+/// The reset link of a real mail opened in a real headless Chromium with JavaScript off: the
+/// service's own form takes the new password, and the user logs in with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_reset_page_in_a_real_browser_sets_a_password_that_logs_in() {
+    let browser = tokio::task::spawn_blocking(Browser::get)
+        .await
+        .expect("install the browser");
+    let smtp = SmtpSink::start().await;
+    let store = Store::new(Backend::Sqlite).await;
+    let s = start(&store, &smtp.url()).await;
+    namespace(&s, "shop", "The Shop").await;
+    let (st, _) = s
+        .post(
+            "/auth/register",
+            &json!({"namespace": "shop", "username": "erin", "password": PW,
+                    "email": "erin@example.com"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    smtp.wait_for(1, ARRIVES).await;
+    request_reset(&s, "shop", "erin@example.com").await;
+    let mail = smtp
+        .wait_for(2, ARRIVES)
+        .await
+        .pop()
+        .expect("the reset mail");
+    let link = mail.link();
+    assert!(link.contains("/auth/password-reset?token="), "{link}");
+
+    let seen = browser
+        .run_script("reset_page.mjs", &[link.as_str(), NEW_PW])
+        .await;
+    assert_eq!(seen["form"]["status"], 200, "{seen}");
+    assert_eq!(seen["form"]["heading"], "Choose a new password", "{seen}");
+    assert_eq!(
+        seen["form"]["maxWidth"], "448px",
+        "the page's style applied: {seen}"
+    );
+    assert_eq!(seen["done"]["status"], 200, "{seen}");
+    assert_eq!(
+        seen["done"]["heading"], "Your password is changed",
+        "{seen}"
+    );
+    assert_eq!(
+        seen["problems"],
+        json!([]),
+        "nothing blocked or failed: {seen}"
+    );
+
+    assert_eq!(login(&s, "shop", "erin", NEW_PW).await.0, StatusCode::OK);
+    assert_eq!(
+        login(&s, "shop", "erin", PW).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    s.stop().await;
 }
