@@ -413,7 +413,48 @@ async fn two_instances_agree_on_the_active_key(backend: Backend) {
     }
 }
 
+/// `auth.signing` changed from eddsa to rs256 between two starts on one database: the RS256 key
+/// signs, the Ed25519 key verifies its live tokens to the end, and discovery lists both algorithms,
+/// so verifiers that pin the algorithms to discovery's list accept both tokens.
+async fn a_change_of_algorithm_keeps_live_tokens_valid(backend: Backend) {
+    let store = Store::new(backend).await;
+    let port = free_port().to_string();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let s = start(&store, "eddsa", Some(&port), Some(&issuer)).await;
+    create_shop_and_alice(&s).await;
+    let old = login(&s).await;
+    assert_eq!(header_of(&old)["alg"], "EdDSA");
+    s.stop().await;
+
+    let s = start(&store, "rs256", Some(&port), Some(&issuer)).await;
+    let new = login(&s).await;
+    assert_eq!(header_of(&new)["alg"], "RS256");
+    let res = s
+        .client
+        .get(s.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("request sent");
+    let (status, body) = read(res).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["id_token_signing_alg_values_supported"],
+        json!(["RS256", "EdDSA"])
+    );
+    let mut kids = vec![kid_of(&old), kid_of(&new)];
+    kids.sort();
+    assert_eq!(jwks_kids(&s).await, kids);
+    accepted(&s, &old).await;
+    accepted(&s, &new).await;
+    let verifier = Verifier::discover(&issuer).await.expect("discovery");
+    for token in [&old, &new] {
+        let claims = verifier.verify(token).await.expect("a live token of ours");
+        assert_eq!(claims.username, "alice");
+    }
+}
+
 on_both!(
+    a_change_of_algorithm_keeps_live_tokens_valid,
     eddsa_the_verify_crate_follows_a_rotation,
     rs256_the_verify_crate_follows_a_rotation,
     two_instances_agree_on_the_active_key,
