@@ -14,6 +14,7 @@ pub use reqwest::StatusCode;
 
 pub mod browser;
 pub mod smtp;
+pub mod tokens;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
