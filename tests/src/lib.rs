@@ -12,6 +12,10 @@ use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 
 pub use reqwest::StatusCode;
 
+pub mod browser;
+pub mod smtp;
+pub mod tokens;
+
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
@@ -115,6 +119,11 @@ impl Server {
             .env("USER_SERVICE__SERVER__WORKERS", "2")
             .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
             .env("USER_SERVICE__STORAGE__LOCAL_ROOT", uploads.path())
+            // The `log` mail transport's files go to the temporary directory too.
+            .env(
+                "USER_SERVICE__EMAIL__OUTBOX_DIR",
+                uploads.path().join("outbox"),
+            )
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use tokio::process::Command;
 use tokio::sync::OnceCell;
-use user_service_e2e::{Backend, Server, StatusCode, Store, free_port, on_both, read, text};
+use user_service_e2e::tokens::{create_shop_and_alice, jwt_header, login_alice, rotate};
+use user_service_e2e::{Backend, Store, free_port, on_both};
 
 const PYJWT: &str = "2.15.1";
 const JOSE: &str = "6.2.19";
 const OPERATOR: &str = "operator-key-for-the-jose-e2e";
-const PW: &str = "supersecret123";
 
 /// The verifiers, installed.
 struct Tools {
@@ -155,42 +155,9 @@ async fn node_jose(t: &Tools, issuer: &str, token: &str) -> Verdict {
     .await
 }
 
-fn header_of(token: &str) -> Value {
-    use base64::Engine as _;
-    let part = token.split('.').next().unwrap_or_default();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or_default()
-}
-
-async fn login(s: &Server) -> String {
-    let (status, body) = s
-        .post(
-            "/auth/login",
-            &json!({"namespace": "shop", "username": "alice", "password": PW}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    text(&body["access_token"])
-}
-
-async fn rotate(s: &Server) -> Value {
-    let res = s
-        .client
-        .post(s.url("/admin/keys/rotate"))
-        .header("X-Admin-Key", OPERATOR)
-        .send()
-        .await
-        .expect("request sent");
-    let (status, body) = read(res).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
 /// Both libraries accept `token` and read the claims the service put in it.
 async fn both_accept(t: &Tools, issuer: &str, token: &str, user_id: &str, jws_alg: &str) {
-    let header = header_of(token);
+    let header = jwt_header(token);
     assert_eq!(header["alg"], jws_alg);
     for (who, v) in [
         ("PyJWT", pyjwt(t, issuer, token).await),
@@ -235,24 +202,8 @@ async fn verified_from_the_issuer_alone(backend: Backend, signing: &str, jws_alg
         ])
         .await;
     assert_eq!(s.base, issuer);
-    let res = s
-        .client
-        .post(s.url("/userspaces"))
-        .header("X-Admin-Key", OPERATOR)
-        .json(&json!({"namespace": "shop"}))
-        .send()
-        .await
-        .expect("request sent");
-    assert_eq!(read(res).await.0, StatusCode::CREATED);
-    let (status, body) = s
-        .post(
-            "/auth/register",
-            &json!({"namespace": "shop", "username": "alice", "password": PW}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let user_id = text(&body["user"]["id"]);
-    let old = text(&body["access_token"]);
+    let user_id = create_shop_and_alice(&s, OPERATOR).await;
+    let old = login_alice(&s).await;
     both_accept(t, &issuer, &old, &user_id, jws_alg).await;
 
     // A flipped bit in the signature: both refuse it, as a bad signature (the key was found).
@@ -272,10 +223,10 @@ async fn verified_from_the_issuer_alone(backend: Backend, signing: &str, jws_alg
     }
 
     // After a rotation the new key signs; the key set holds both, so old and new tokens verify.
-    let rotated = rotate(&s).await;
-    let new = login(&s).await;
-    assert_eq!(header_of(&new)["kid"], rotated["data"]["kid"]);
-    assert_ne!(header_of(&new)["kid"], header_of(&old)["kid"]);
+    let rotated = rotate(&s, OPERATOR).await;
+    let new = login_alice(&s).await;
+    assert_eq!(jwt_header(&new)["kid"], rotated["kid"]);
+    assert_ne!(jwt_header(&new)["kid"], jwt_header(&old)["kid"]);
     both_accept(t, &issuer, &new, &user_id, jws_alg).await;
     both_accept(t, &issuer, &old, &user_id, jws_alg).await;
 }

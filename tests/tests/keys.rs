@@ -15,22 +15,15 @@ use rsa::BigUint;
 use rsa::pkcs1::EncodeRsaPublicKey;
 use rsa::pkcs8::EncodePublicKey;
 use serde_json::{Value, json};
+use user_service_e2e::tokens::{
+    create_shop_and_alice, get, jwks_kids, jwt_header, kid_of, login_alice, rotate,
+};
 use user_service_e2e::{Backend, Server, StatusCode, Store, free_port, on_both, read, text};
 use user_service_verify::Verifier;
 
 const OPERATOR: &str = "operator-key-for-the-keys-e2e";
-const PW: &str = "supersecret123";
 /// Instances reload the keys this often here (the default is 30 s, the contract's bound 60 s).
 const REFRESH_SECS: &str = "1";
-
-fn header_of(token: &str) -> Value {
-    let part = token.split('.').next().unwrap_or_default();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap_or_default()).unwrap_or_default()
-}
-
-fn kid_of(token: &str) -> String {
-    text(&header_of(token)["kid"])
-}
 
 async fn start(store: &Store, signing: &str, port: Option<&str>, issuer: Option<&str>) -> Server {
     let mut env = vec![
@@ -45,62 +38,11 @@ async fn start(store: &Store, signing: &str, port: Option<&str>, issuer: Option<
     store.start(&env).await
 }
 
-async fn create_shop_and_alice(s: &Server) -> String {
-    let res = s
-        .client
-        .post(s.url("/userspaces"))
-        .header("X-Admin-Key", OPERATOR)
-        .json(&json!({"namespace": "shop"}))
-        .send()
-        .await
-        .expect("request sent");
-    let (status, body) = read(res).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = s
-        .post(
-            "/auth/register",
-            &json!({"namespace": "shop", "username": "alice", "password": PW}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    text(&body["user"]["id"])
-}
-
-async fn login(s: &Server) -> String {
-    let (status, body) = s
-        .post(
-            "/auth/login",
-            &json!({"namespace": "shop", "username": "alice", "password": PW}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    text(&body["access_token"])
-}
-
-async fn jwks_kids(s: &Server) -> Vec<String> {
-    let res = s
-        .client
-        .get(s.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("request sent");
-    let (status, body) = read(res).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut kids: Vec<String> = body["keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|k| text(&k["kid"]))
-        .collect();
-    kids.sort();
-    kids
-}
-
 /// Logs in on `s` until its tokens carry `kid`; returns how long that took. Panics past 10 s.
 async fn signs_with(s: &Server, kid: &str) -> Duration {
     let start = Instant::now();
     loop {
-        if kid_of(&login(s).await) == kid {
+        if kid_of(&login_alice(s).await) == kid {
             eprintln!("{} signs with {kid} after {:?}", s.base, start.elapsed());
             return start.elapsed();
         }
@@ -218,7 +160,7 @@ fn public_key_secrets(jwk: &Value) -> Vec<Vec<u8>> {
 fn forgeries(good: &str, jwks: &Value) -> Vec<String> {
     let payload = good.split('.').nth(1).unwrap_or_default();
     let signature = good.split('.').nth(2).unwrap_or_default();
-    let header = header_of(good);
+    let header = jwt_header(good);
     let kid = header["kid"].as_str();
     let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
     let mut forged = vec![
@@ -251,8 +193,8 @@ async fn the_verify_crate_follows_a_rotation(backend: Backend, signing: &str) {
     let issuer = format!("http://127.0.0.1:{port}");
     let s = start(&store, signing, Some(&port), Some(&issuer)).await;
     assert_eq!(s.base, issuer);
-    let user_id = create_shop_and_alice(&s).await;
-    let old = login(&s).await;
+    let user_id = create_shop_and_alice(&s, OPERATOR).await;
+    let old = login_alice(&s).await;
 
     let verifier = Verifier::builder(&issuer)
         .refetch_interval(Duration::from_secs(1))
@@ -299,7 +241,7 @@ async fn the_verify_crate_follows_a_rotation(backend: Backend, signing: &str) {
     assert!(out.contains(&format!("({jws}) is active")), "{out}");
     let took = signs_with(&s, &new_kid).await;
     assert!(took < Duration::from_secs(5), "picked up after {took:?}");
-    let new = login(&s).await;
+    let new = login_alice(&s).await;
     let mut both = vec![kid_of(&old), new_kid.clone()];
     both.sort();
     assert_eq!(jwks_kids(&s).await, both);
@@ -319,13 +261,7 @@ async fn the_verify_crate_follows_a_rotation(backend: Backend, signing: &str) {
     accepted(&s, &new).await;
 
     // Tokens no key of ours signed, under the old and the new key ids.
-    let res = s
-        .client
-        .get(s.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("request sent");
-    let jwks = read(res).await.1;
+    let (_, jwks) = get(&s, "/.well-known/jwks.json").await;
     for good in [&old, &new] {
         let forged = forgeries(good, &jwks);
         eprintln!(
@@ -359,23 +295,14 @@ async fn two_instances_agree_on_the_active_key(backend: Backend) {
     let store = Store::new(backend).await;
     let a = start(&store, "eddsa", None, None).await;
     let b = start(&store, "eddsa", None, None).await;
-    create_shop_and_alice(&a).await;
-    let (a0, b0) = (login(&a).await, login(&b).await);
+    create_shop_and_alice(&a, OPERATOR).await;
+    let (a0, b0) = (login_alice(&a).await, login_alice(&b).await);
     assert_eq!(kid_of(&a0), kid_of(&b0), "one first key for both");
     assert_eq!(jwks_kids(&a).await, vec![kid_of(&a0)]);
 
     // Rotated through A's API: A signs with the new key at once, B within the reload interval.
-    let res = a
-        .client
-        .post(a.url("/admin/keys/rotate"))
-        .header("X-Admin-Key", OPERATOR)
-        .send()
-        .await
-        .expect("request sent");
-    let (status, body) = read(res).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let k1 = text(&body["data"]["kid"]);
-    assert_eq!(kid_of(&login(&a).await), k1);
+    let k1 = text(&rotate(&a, OPERATOR).await["kid"]);
+    assert_eq!(kid_of(&login_alice(&a).await), k1);
     let took = signs_with(&b, &k1).await;
     assert!(
         took < Duration::from_secs(5),
@@ -401,7 +328,7 @@ async fn two_instances_agree_on_the_active_key(backend: Backend) {
         let took = signs_with(s, &k2).await;
         assert!(took < Duration::from_secs(5), "picked up after {took:?}");
     }
-    let (a2, b2) = (login(&a).await, login(&b).await);
+    let (a2, b2) = (login_alice(&a).await, login_alice(&b).await);
     assert_eq!((kid_of(&a2), kid_of(&b2)), (k2.clone(), k2.clone()));
     let kids = jwks_kids(&a).await;
     assert_eq!(kids, jwks_kids(&b).await);
@@ -413,7 +340,42 @@ async fn two_instances_agree_on_the_active_key(backend: Backend) {
     }
 }
 
+/// `auth.signing` changed from eddsa to rs256 between two starts on one database: the RS256 key
+/// signs, the Ed25519 key verifies its live tokens to the end, and discovery lists both algorithms,
+/// so verifiers that pin the algorithms to discovery's list accept both tokens.
+async fn a_change_of_algorithm_keeps_live_tokens_valid(backend: Backend) {
+    let store = Store::new(backend).await;
+    let port = free_port().to_string();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let s = start(&store, "eddsa", Some(&port), Some(&issuer)).await;
+    create_shop_and_alice(&s, OPERATOR).await;
+    let old = login_alice(&s).await;
+    assert_eq!(jwt_header(&old)["alg"], "EdDSA");
+    s.stop().await;
+
+    let s = start(&store, "rs256", Some(&port), Some(&issuer)).await;
+    let new = login_alice(&s).await;
+    assert_eq!(jwt_header(&new)["alg"], "RS256");
+    let (status, body) = get(&s, "/.well-known/openid-configuration").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["id_token_signing_alg_values_supported"],
+        json!(["RS256", "EdDSA"])
+    );
+    let mut kids = vec![kid_of(&old), kid_of(&new)];
+    kids.sort();
+    assert_eq!(jwks_kids(&s).await, kids);
+    accepted(&s, &old).await;
+    accepted(&s, &new).await;
+    let verifier = Verifier::discover(&issuer).await.expect("discovery");
+    for token in [&old, &new] {
+        let claims = verifier.verify(token).await.expect("a live token of ours");
+        assert_eq!(claims.username, "alice");
+    }
+}
+
 on_both!(
+    a_change_of_algorithm_keeps_live_tokens_valid,
     eddsa_the_verify_crate_follows_a_rotation,
     rs256_the_verify_crate_follows_a_rotation,
     two_instances_agree_on_the_active_key,

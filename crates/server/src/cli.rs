@@ -9,6 +9,7 @@ use user_service_db::Database;
 use user_service_domain::model::{NamespaceSlug, PageRequest, Principal};
 use user_service_domain::services::NewNamespace;
 
+use crate::adapters::spawn_sender;
 use crate::config::{LogSettings, Settings};
 use user_service_http::AppState;
 
@@ -145,13 +146,16 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
             "no operator key (admin.api_key / ADMIN_API_KEY) is set: anyone can create namespaces"
         );
     }
-    let (host, port, workers) = (
-        settings.server.host.clone(),
-        settings.server.port,
-        settings.workers(),
-    );
+    let mut settings = settings;
+    let workers = settings.workers();
+    let listener =
+        std::net::TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+    // Port 0 asks for any free port: links in mails must name the one actually bound.
+    settings.server.port = listener.local_addr()?.port();
+    let poll = std::time::Duration::from_millis(settings.email.poll_interval_ms);
     let refresh_every = std::time::Duration::from_secs(settings.auth.key_refresh_secs);
     let grpc_port = settings.grpc.enabled.then_some(settings.grpc.port);
+    let host = settings.server.host.clone();
     let wiring = Wiring::build(settings, db)?;
     let state = wiring.http;
     // Before listening: the first key is made here, and a key_secret that cannot open the active
@@ -167,9 +171,13 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
             }
         }
     });
+    let mail = wiring.mail;
+    // Started before the server answers anything: a mail queued by an earlier run (a crash between
+    // its request and its delivery) goes out now.
+    spawn_sender(mail.sender, mail.outbox, mail.gauge, poll);
     let server = HttpServer::new(move || user_service_http::build_app(state.clone()))
         .workers(workers)
-        .bind((host.as_str(), port))?;
+        .listen(listener)?;
     // Bound before HTTP answers, so a taken port stops the start instead of half a service.
     let grpc_listener = match grpc_port {
         Some(p) => Some(std::net::TcpListener::bind((host.as_str(), p))?),

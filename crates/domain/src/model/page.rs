@@ -2,9 +2,12 @@
 
 use crate::error::{DomainError, FieldError};
 
+/// Which rows of a list to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
+    /// Rows to skip.
     pub offset: u64,
+    /// Rows to return at most.
     pub limit: u64,
 }
 
@@ -18,7 +21,9 @@ impl Default for PageRequest {
 }
 
 impl PageRequest {
+    /// Page size when none is asked for.
     pub const DEFAULT_SIZE: u64 = 20;
+    /// The largest page size.
     pub const MAX_SIZE: u64 = 100;
     /// Deep offsets beyond this are refused rather than scanned.
     pub const MAX_OFFSET: u64 = 10_000_000;
@@ -113,12 +118,16 @@ impl PageRequest {
 /// One page of a list and the size of the whole list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Paged<T> {
+    /// The rows of the page.
     pub items: Vec<T>,
+    /// How many rows the whole list has.
     pub total: u64,
+    /// The page that was asked for.
     pub request: PageRequest,
 }
 
 impl<T> Paged<T> {
+    /// The same page with each row converted by `f`.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
         Paged {
             items: self.items.into_iter().map(f).collect(),
