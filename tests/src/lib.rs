@@ -12,6 +12,10 @@ use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 
 pub use reqwest::StatusCode;
 
+pub mod browser;
+pub mod smtp;
+pub mod tokens;
+
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
@@ -39,6 +43,27 @@ impl Store {
         self.db.url()
     }
 
+    /// Runs a command of the binary (`keys rotate`, `migrate`, ...) on this store with the test
+    /// profile and `env` on top, and returns its standard output; panics when it fails.
+    pub async fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = Command::new(binary())
+            .args(args)
+            .env("APP_ENV", "test")
+            .env("USER_SERVICE_CONFIG_DIR", config_dir())
+            .env("DATABASE_URL", self.url())
+            .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
+            .envs(env.iter().copied())
+            .output()
+            .await
+            .expect("run user-service");
+        assert!(
+            out.status.success(),
+            "user-service {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Starts a server on this store with the test profile and `env` on top.
     pub async fn start(&self, env: &[(&str, &str)]) -> Server {
         let root = self.uploads.path().display().to_string();
@@ -51,6 +76,8 @@ impl Store {
 pub struct Server {
     child: Child,
     pub base: String,
+    /// `host:port` of the gRPC API (a free port chosen at start), unless the test turned it off.
+    pub grpc: Option<String>,
     pub client: reqwest::Client,
     /// The avatar root used unless `env` names one, so no test writes into the source tree.
     _uploads: tempfile::TempDir,
@@ -88,9 +115,15 @@ impl Server {
             .env("USER_SERVICE_CONFIG_DIR", config_dir())
             .env("DATABASE_URL", database_url)
             .env("USER_SERVICE__SERVER__PORT", "0")
+            .env("USER_SERVICE__GRPC__PORT", "0")
             .env("USER_SERVICE__SERVER__WORKERS", "2")
             .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
             .env("USER_SERVICE__STORAGE__LOCAL_ROOT", uploads.path())
+            // The `log` mail transport's files go to the temporary directory too.
+            .env(
+                "USER_SERVICE__EMAIL__OUTBOX_DIR",
+                uploads.path().join("outbox"),
+            )
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -98,8 +131,13 @@ impl Server {
         let mut child = cmd.spawn().expect("start user-service");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let mut grpc = None;
         let addr = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = lines.next_line().await {
+                // Printed before the HTTP line.
+                if let Some(addr) = line.strip_prefix("user-service gRPC listening on ") {
+                    grpc = Some(addr.to_owned());
+                }
                 if let Some(addr) = line.strip_prefix("user-service listening on ") {
                     return Some(addr.to_owned());
                 }
@@ -119,6 +157,7 @@ impl Server {
         Self {
             child,
             base: addr,
+            grpc,
             client,
             _uploads: uploads,
         }
@@ -171,6 +210,15 @@ impl Server {
         }
         let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
     }
+}
+
+/// A TCP port nothing listens on now, for a server whose URL must be known before it starts (its
+/// issuer URL). Another process could take it in between; on a test machine that does not happen.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 pub async fn read(res: reqwest::Response) -> (StatusCode, Value) {

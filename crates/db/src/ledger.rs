@@ -28,7 +28,7 @@ use crate::schema::{credit_balances, credit_transactions};
 /// maximal amount can never overflow.
 const MAX_BALANCE: i64 = 9_000_000_000_000_000_000;
 
-/// Balance changes go through the group commit of [`Writers`]: each change is still its own
+/// Balance changes go through the group commit of `Writers`: each change is still its own
 /// conditional update and ledger row, decided by the database, but the changes of one account that
 /// wait together share one transaction and so one commit (one WAL flush on PostgreSQL).
 #[derive(Debug, Clone)]

@@ -147,6 +147,27 @@ impl Drop for DropDatabase {
     }
 }
 
+/// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL, in
+/// modules `sqlite` and `postgres`, under the test attribute given first (`#[actix_web::test]`,
+/// `#[tokio::test]`), optionally with settings (`env: &[(name, value)];` before the names) on top of
+/// the test defaults. The calling test crate provides `common::Harness::new(common::Backend, env)`.
+#[macro_export]
+macro_rules! on_both {
+    (#[$attr:meta] env: $env:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[$attr]
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Sqlite, $env).await).await })*
+        }
+        mod postgres {
+            $(#[$attr]
+            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Postgres, $env).await).await })*
+        }
+    };
+    (#[$attr:meta] $($name:ident),* $(,)?) => {
+        $crate::on_both!(#[$attr] env: &[]; $($name),*);
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -4,6 +4,8 @@
 //! world (`ports`), and one service per capability holding every rule of the contract (`services`).
 //! Nothing here names a web framework, a database driver or an async runtime.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod model;
 pub mod ports;

@@ -3,16 +3,7 @@
 
 use user_service_domain::model::IdempotencyKey;
 
-/// The longest `X-Request-ID` echoed back.
-pub const REQUEST_ID_MAX: usize = 128;
-
-/// A client's `X-Request-ID`, echoed only when it is 1-128 visible ASCII characters (anything else
-/// could forge log lines or response headers); else the service makes its own.
-pub fn request_id(raw: &[u8]) -> Option<&str> {
-    let ok = !raw.is_empty() && raw.len() <= REQUEST_ID_MAX && raw.iter().all(u8::is_ascii_graphic);
-    // Visible ASCII is UTF-8.
-    ok.then(|| std::str::from_utf8(raw).ok()).flatten()
-}
+pub use user_service_domain::model::request_id::{REQUEST_ID_MAX, request_id};
 
 /// The `Idempotency-Key` header: visible ASCII (HTTP also lets spaces and tabs through), then the
 /// domain's 1-255 characters.

@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod methods;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod rate_limit;
 pub mod render;
 pub mod request_context;

@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ErrorBody;
 use crate::routes::auth::LoginBody;
 use crate::routes::{
-    auth, avatars, credits, keys, me, namespaces, ops, sessions, uploads, usage, users,
+    auth, avatars, credits, email, keys, me, namespaces, ops, sessions, uploads, usage, users,
 };
 
 #[derive(OpenApi)]
@@ -21,8 +21,10 @@ use crate::routes::{
     info(title = "user-service", description = "Multi-tenant users, tokens and profiles. \
         The integration routes (`/userspaces`, `/auth/*`, `/users/me`) are served at the root and under `/api/v1`."),
     paths(
-        namespaces::create, namespaces::list, namespaces::get, namespaces::rotate_key,
+        namespaces::create, namespaces::list, namespaces::get, namespaces::update, namespaces::rotate_key,
         auth::register, auth::login, auth::refresh, auth::logout, auth::logout_all, auth::change_password,
+        email::request_password_reset, email::confirm_password_reset, email::request_verification,
+        email::confirm_verification, email::reset_page, email::reset_form, email::verify_page,
         me::get_me, me::update_me, me::delete_me,
         avatars::upload_avatar, avatars::delete_avatar, uploads::get_upload,
         ops::health, ops::ready, ops::metrics,

@@ -47,14 +47,15 @@ pub async fn middleware(
                     return Err(InternalError::from_response(e.to_string(), res).into());
                 }
             };
-            // A JSON body is one the service wrote on purpose (the envelope, or /health's own 503);
-            // any other failure is the framework's, and gets the envelope.
-            let is_json = res
+            // A JSON body is one the service wrote on purpose (the envelope, or /health's own 503),
+            // and so is an HTML page (the email pages' own error pages, for a person to read); any
+            // other failure is the framework's, and gets the envelope.
+            let on_purpose = res
                 .headers()
                 .get(actix_web::http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/json"));
-            let mut res = if res.status().as_u16() >= 400 && !is_json {
+                .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+            let mut res = if res.status().as_u16() >= 400 && !on_purpose {
                 let status = res.status();
                 let headers: Vec<_> = res
                     .headers()

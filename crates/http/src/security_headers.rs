@@ -24,10 +24,13 @@ fn apply(headers: &mut HeaderMap) {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if html {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(HTML_CSP),
-        );
+        // A page with a stricter policy of its own (the service's email pages) keeps it.
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(HTML_CSP),
+            );
+        }
         headers.insert(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use user_service_domain::ports::{Clock, DatabaseHealth, Telemetry};
 use user_service_domain::services::{
-    AdminService, AuthService, AvatarService, CreditService, IdempotencyService, NamespaceService,
-    ProfileService, RateLimiter, SessionService, SigningKeyService, UsageService,
+    AdminService, AuthService, AvatarService, CreditService, EmailService, IdempotencyService,
+    NamespaceService, ProfileService, RateLimiter, SessionService, SigningKeyService, UsageService,
 };
 
 use crate::rate_limit::TrustedProxies;
@@ -18,6 +18,7 @@ pub struct AppState {
     pub namespaces: Arc<NamespaceService>,
     pub profiles: Arc<ProfileService>,
     pub admin: Arc<AdminService>,
+    pub email: Arc<EmailService>,
     pub credits: Arc<CreditService>,
     pub usage: Arc<UsageService>,
     pub sessions: Arc<SessionService>,

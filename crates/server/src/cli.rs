@@ -9,6 +9,7 @@ use user_service_db::Database;
 use user_service_domain::model::{NamespaceSlug, PageRequest, Principal};
 use user_service_domain::services::NewNamespace;
 
+use crate::adapters::spawn_sender;
 use crate::config::{LogSettings, Settings};
 use user_service_http::AppState;
 
@@ -145,13 +146,18 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
             "no operator key (admin.api_key / ADMIN_API_KEY) is set: anyone can create namespaces"
         );
     }
-    let (host, port, workers) = (
-        settings.server.host.clone(),
-        settings.server.port,
-        settings.workers(),
-    );
+    let mut settings = settings;
+    let workers = settings.workers();
+    let listener =
+        std::net::TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+    // Port 0 asks for any free port: links in mails must name the one actually bound.
+    settings.server.port = listener.local_addr()?.port();
+    let poll = std::time::Duration::from_millis(settings.email.poll_interval_ms);
     let refresh_every = std::time::Duration::from_secs(settings.auth.key_refresh_secs);
-    let state = Wiring::build(settings, db)?.http;
+    let grpc_port = settings.grpc.enabled.then_some(settings.grpc.port);
+    let host = settings.server.host.clone();
+    let wiring = Wiring::build(settings, db)?;
+    let state = wiring.http;
     // Before listening: the first key is made here, and a key_secret that cannot open the active
     // key stops the start with a message saying so.
     state.signing_keys.start().await.map_err(with_causes)?;
@@ -165,15 +171,96 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
             }
         }
     });
+    let mail = wiring.mail;
+    // Started before the server answers anything: a mail queued by an earlier run (a crash between
+    // its request and its delivery) goes out now.
+    spawn_sender(mail.sender, mail.outbox, mail.gauge, poll);
     let server = HttpServer::new(move || user_service_http::build_app(state.clone()))
         .workers(workers)
-        .bind((host, port))?;
+        .listen(listener)?;
+    // Bound before HTTP answers, so a taken port stops the start instead of half a service.
+    let grpc_listener = match grpc_port {
+        Some(p) => Some(std::net::TcpListener::bind((host.as_str(), p))?),
+        None => None,
+    };
+    if let Some(l) = &grpc_listener {
+        // Printed before the HTTP line, which tests and scripts wait for.
+        println!("user-service gRPC listening on {}", l.local_addr()?);
+    }
     for addr in server.addrs() {
         // Tests and scripts wait for this line; it also tells the actual port when 0 was asked for.
         println!("user-service listening on http://{addr}");
     }
-    server.run().await?;
+    let http = server.run();
+    let grpc = grpc_listener
+        .map(|l| grpc::start(wiring.grpc, l, workers, http.handle()))
+        .transpose()?;
+    // actix answers SIGINT and SIGTERM by finishing the requests in flight; gRPC then does the same.
+    let http_result = http.await;
+    if let Some(grpc) = grpc {
+        grpc.stop()?;
+    }
+    http_result?;
     Ok(())
+}
+
+/// gRPC on a runtime of its own: actix's main thread is a single-threaded runtime, and the RPCs
+/// should use every core as the HTTP workers do.
+mod grpc {
+    use std::thread::JoinHandle;
+
+    use tokio::sync::oneshot;
+
+    pub struct Running {
+        stop: oneshot::Sender<()>,
+        thread: JoinHandle<Result<(), String>>,
+    }
+
+    pub fn start(
+        state: user_service_grpc::GrpcState,
+        listener: std::net::TcpListener,
+        workers: usize,
+        http: actix_web::dev::ServerHandle,
+    ) -> std::io::Result<Running> {
+        listener.set_nonblocking(true)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers.max(1))
+            .thread_name("grpc")
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("grpc-server".into())
+            .spawn(move || {
+                let result = runtime.block_on(async move {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+                    user_service_grpc::serve(state, listener, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+                });
+                if let Err(e) = &result {
+                    // One process serves both APIs or neither: a failed gRPC server stops HTTP.
+                    tracing::error!(error = %e, "the gRPC server failed; stopping");
+                    drop(http.stop(true));
+                }
+                result
+            })?;
+        Ok(Running { stop, thread })
+    }
+
+    impl Running {
+        /// Asks the server to finish the calls in flight and waits until it has.
+        pub fn stop(self) -> Result<(), Box<dyn std::error::Error>> {
+            let _ = self.stop.send(());
+            match self.thread.join() {
+                Ok(result) => Ok(result.map_err(|e| format!("gRPC server: {e}"))?),
+                Err(_) => Err("the gRPC server thread panicked".into()),
+            }
+        }
+    }
 }
 
 async fn userspace(cmd: UserspaceCommand, state: AppState) -> CliResult {

@@ -21,6 +21,7 @@ pub const DEV_KEY_SECRET: &str = "dev-only-insecure-key-secret-change-me";
 pub struct Settings {
     pub profile: String,
     pub server: ServerSettings,
+    pub grpc: GrpcSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub admin: AdminSettings,
@@ -30,6 +31,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub cors: CorsSettings,
     pub log: LogSettings,
+    pub email: EmailSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +42,16 @@ pub struct ServerSettings {
     pub workers: usize,
     /// The whole request body must arrive within this many seconds of the headers, else 408.
     pub body_timeout_secs: u64,
+    /// The service's own address, for links in mails; empty means `http://{host}:{port}`.
+    pub public_url: String,
+}
+
+/// The gRPC API (API.md 6), on `server.host`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GrpcSettings {
+    pub enabled: bool,
+    /// 0 asks the system for a free port (tests); the one chosen is printed at start.
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,6 +148,33 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// How mails leave the process (docs/EMAIL.md).
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailSettings {
+    /// `log` (each mail to the log and to `outbox_dir`) or `smtp`.
+    pub transport: String,
+    /// The sender when a namespace names none.
+    pub from: String,
+    pub smtp: SmtpSettings,
+    /// Where the `log` transport writes each mail as an `.eml` file.
+    pub outbox_dir: String,
+    /// How often the sender looks for due mails when the outbox is idle.
+    pub poll_interval_ms: u64,
+    /// The wait after a failed attempt, doubled after each further one up to `retry_max_secs`.
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+    /// Attempts before a mail is given up.
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    /// `smtp://[user:pass@]host[:587]` (STARTTLS) or `smtps://[user:pass@]host[:465]` (TLS).
+    pub url: String,
+    /// The longest one delivery may take; a claim's lease is longer than this.
+    pub timeout_secs: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -152,10 +191,12 @@ const PLAIN_NAMES: &[(&str, &str)] = &[
     ("SECRET_KEY", "auth.jwt_secret"),
     ("AVATAR_MAX_BYTES", "avatar.max_bytes"),
     ("PORT", "server.port"),
+    ("GRPC_PORT", "grpc.port"),
     ("HOST", "server.host"),
     ("REDIS_URL", "rate_limit.redis_url"),
     ("ADMIN_API_KEY", "admin.api_key"),
     ("BCRYPT_COST", "auth.bcrypt_cost"),
+    ("SMTP_URL", "email.smtp.url"),
 ];
 
 const LIST_KEYS: &[&str] = &[
@@ -215,6 +256,32 @@ impl Settings {
         Ok(settings)
     }
 
+    /// What in-process tests run on: no files, not the process environment; cheap hashing, no rate
+    /// limits, avatars under `uploads`, then `env` on top.
+    pub fn for_tests(uploads: &Path, env: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let root = uploads.display().to_string();
+        let vars: Vec<(String, String)> = [
+            ("USER_SERVICE__STORAGE__LOCAL_ROOT", root.as_str()),
+            ("USER_SERVICE__AUTH__BCRYPT_COST", "4"),
+            ("USER_SERVICE__RATE_LIMIT__ENABLED", "false"),
+            (
+                "USER_SERVICE__AUTH__JWT_SECRET",
+                "test-secret-that-is-long-enough",
+            ),
+        ]
+        .iter()
+        .chain(env)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let lookup = vars.clone();
+        // Later entries win, as a later variable would.
+        Self::load_from(
+            &uploads.join("no-config-files-here"),
+            move |k| lookup.iter().rfind(|(n, _)| n == k).map(|(_, v)| v.clone()),
+            vars,
+        )
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(ConfigError::Invalid(
@@ -268,6 +335,25 @@ impl Settings {
                 ));
             }
         }
+        match self.email.transport.as_str() {
+            "log" => {}
+            "smtp" if self.email.smtp.url.is_empty() => {
+                return Err(ConfigError::Invalid(
+                    "email.transport = \"smtp\" needs email.smtp.url (or SMTP_URL)".into(),
+                ));
+            }
+            "smtp" => {}
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "email.transport must be \"log\" or \"smtp\", not \"{other}\""
+                )));
+            }
+        }
+        if self.email.max_attempts == 0 || self.email.poll_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "email.max_attempts and email.poll_interval_ms must be at least 1".into(),
+            ));
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".into(),
@@ -287,6 +373,15 @@ impl Settings {
         Some(self.admin.api_key.clone()).filter(|k| !k.is_empty())
     }
 
+    /// `server.public_url`, or the address the server listens on.
+    pub fn public_url(&self) -> String {
+        if self.server.public_url.is_empty() {
+            format!("http://{}:{}", self.server.host, self.server.port)
+        } else {
+            self.server.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
     pub fn workers(&self) -> usize {
         if self.server.workers == 0 {
             num_cpus::get()
@@ -304,6 +399,9 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
         .set_default("server.port", 8080)?
         .set_default("server.workers", 0)?
         .set_default("server.body_timeout_secs", 30)?
+        .set_default("server.public_url", "")?
+        .set_default("grpc.enabled", true)?
+        .set_default("grpc.port", 50052)?
         .set_default("database.url", "sqlite://data/user-service.db")?
         .set_default("database.max_connections", 16)?
         .set_default("auth.jwt_secret", DEV_JWT_SECRET)?
@@ -355,6 +453,15 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
                 "idempotency-key",
             ],
         )?
+        .set_default("email.transport", "log")?
+        .set_default("email.from", "no-reply@localhost")?
+        .set_default("email.smtp.url", "")?
+        .set_default("email.smtp.timeout_secs", 30)?
+        .set_default("email.outbox_dir", "data/outbox")?
+        .set_default("email.poll_interval_ms", 1000)?
+        .set_default("email.retry_base_secs", 10)?
+        .set_default("email.retry_max_secs", 3600)?
+        .set_default("email.max_attempts", 10)?
         .set_default("log.format", "pretty")?
         .set_default("log.level", "info")
 }
@@ -393,6 +500,17 @@ mod tests {
         assert_eq!(s.avatar.max_bytes, 1_048_576);
         assert_eq!(s.profile, "development");
         assert!(s.operator_key().is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn grpc_is_on_by_default_on_50052_and_follows_grpc_port() -> Result<(), ConfigError> {
+        let s = load(&[])?;
+        assert!(s.grpc.enabled);
+        assert_eq!(s.grpc.port, 50052);
+        assert_eq!(load(&[("GRPC_PORT", "6000")])?.grpc.port, 6000);
+        let off = load(&[("USER_SERVICE__GRPC__ENABLED", "false")])?;
+        assert!(!off.grpc.enabled);
         Ok(())
     }
 

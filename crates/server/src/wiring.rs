@@ -4,23 +4,25 @@
 use std::sync::Arc;
 
 use user_service_db::{
-    Database, DieselCreditLedger, DieselIdempotencyStore, DieselNamespaces, DieselRefreshTokens,
-    DieselSessions, DieselSigningKeys, DieselUsage, DieselUsers,
+    Database, DieselCreditLedger, DieselEmailTokens, DieselIdempotencyStore, DieselNamespaces,
+    DieselOutbox, DieselRefreshTokens, DieselSessions, DieselSigningKeys, DieselUsage, DieselUsers,
 };
-use user_service_domain::ports::{Clock, IdGenerator, Pause, SystemClock, SystemIds};
+use user_service_domain::ports::{Clock, IdGenerator, MailOutbox, Pause, SystemClock, SystemIds};
 use user_service_domain::services::{
-    AdminService, AuthPolicy, AuthService, AvatarService, CreditService, IdempotencyService,
-    LoginThrottle, NamespaceService, ProfileService, RateLimiter, SessionService,
-    SigningKeyService, ThrottlePolicy, UsageService,
+    AdminService, AuthPolicy, AuthService, AvatarService, CreditService, DeliveryPolicy,
+    EmailService, IdempotencyService, LoginThrottle, MailPolicy, Mailer, NamespaceService,
+    OutboxSender, ProfileService, RateLimiter, SessionService, SigningKeyService, ThrottlePolicy,
+    UsageService,
 };
 use user_service_domain::signing::KeySealer;
 
 use user_service_domain::model::TrustedProxies;
+use user_service_grpc::GrpcState;
 use user_service_http::{AppState, CorsSettings, HttpSettings};
 
 use crate::adapters::{
     BcryptHasher, BlockingImageProcessor, BlockingKeyGenerator, ImageRules, PrometheusTelemetry,
-    limit_store, open_avatar_store,
+    limit_store, open_avatar_store, open_transport,
 };
 use crate::config::{AuthSettings, Settings};
 
@@ -29,7 +31,19 @@ use crate::config::{AuthSettings, Settings};
 pub struct Wiring {
     /// The services, as the HTTP adapter is handed them (the CLI uses the same ones).
     pub http: AppState,
+    /// The same service instances, limiter and metrics, as the gRPC adapter is handed them.
+    pub grpc: GrpcState,
     pub settings: Arc<Settings>,
+    /// The outbox's delivery side, for the background sender `serve` starts.
+    pub mail: MailDelivery,
+}
+
+/// What the background sender needs: the rules, the outbox (for its counts) and the gauge.
+#[derive(Clone)]
+pub struct MailDelivery {
+    pub sender: Arc<OutboxSender>,
+    pub outbox: Arc<dyn MailOutbox>,
+    pub gauge: prometheus::IntGaugeVec,
 }
 
 /// The login throttle's delays, on the runtime's timer.
@@ -50,6 +64,8 @@ pub enum StateError {
     RateLimit(String),
     #[error(transparent)]
     Storage(#[from] user_service_storage::StorageError),
+    #[error("configuration: {0}")]
+    Email(String),
     #[error("signing keys: {0}")]
     Keys(#[from] user_service_domain::DomainError),
 }
@@ -122,6 +138,15 @@ impl Wiring {
             access,
             policy,
         );
+        let email_tokens = Arc::new(DieselEmailTokens::new(db.clone()));
+        let mailer = Arc::new(Mailer::new(
+            namespaces.clone(),
+            email_tokens.clone(),
+            clock.clone(),
+            ids.clone(),
+            MailPolicy::new(&settings.public_url(), &settings.email.from),
+        ));
+        let auth = auth.with_mailer(mailer.clone());
         let creation_open = settings.operator_key().is_none();
         let avatars = AvatarService::new(
             users.clone(),
@@ -137,6 +162,26 @@ impl Wiring {
             ids.clone(),
         );
         let metrics = Arc::new(PrometheusTelemetry::new(db.clone()));
+        let outbox: Arc<dyn MailOutbox> = Arc::new(DieselOutbox::new(db.clone()));
+        let mail = MailDelivery {
+            sender: Arc::new(OutboxSender::new(
+                outbox.clone(),
+                open_transport(&settings.email).map_err(StateError::Email)?,
+                clock.clone(),
+                ids.clone(),
+                DeliveryPolicy {
+                    max_attempts: settings.email.max_attempts,
+                    backoff_base_secs: settings.email.retry_base_secs,
+                    backoff_max_secs: settings.email.retry_max_secs,
+                    // A claim outlives the longest delivery, so no second sender takes a mail
+                    // that is still being handed over.
+                    lease_secs: settings.email.smtp.timeout_secs.saturating_mul(4).max(60),
+                    ..DeliveryPolicy::default()
+                },
+            )),
+            outbox,
+            gauge: metrics.outbox_gauge(),
+        };
         let rl = &settings.rate_limit;
         let trusted_proxies =
             Arc::new(TrustedProxies::parse(&rl.trusted_proxies).map_err(StateError::RateLimit)?);
@@ -191,32 +236,45 @@ impl Wiring {
             body_timeout_secs: settings.server.body_timeout_secs,
             avatar_max_bytes: settings.avatar.max_bytes,
         };
+        let auth = Arc::new(match &login_throttle {
+            Some(t) => auth.with_throttle(t.clone()),
+            None => auth,
+        });
+        let email = EmailService::new(
+            users.clone(),
+            email_tokens,
+            mailer.clone(),
+            auth.clone(),
+            clock.clone(),
+        );
         let http = AppState {
+            email: Arc::new(email),
             credits: Arc::new(credits),
             usage: Arc::new(usage),
             sessions: Arc::new(sessions),
             idempotency: Arc::new(idempotency),
-            auth: Arc::new(match &login_throttle {
-                Some(t) => auth.with_throttle(t.clone()),
-                None => auth,
-            }),
+            auth,
             namespaces: Arc::new(NamespaceService::new(
                 namespaces,
                 clock.clone(),
                 ids.clone(),
                 creation_open,
             )),
-            admin: Arc::new(AdminService::new(
-                users.clone(),
-                refresh_tokens.clone(),
-                hasher.clone(),
-                clock.clone(),
-                ids.clone(),
-            )),
+            admin: Arc::new(
+                AdminService::new(
+                    users.clone(),
+                    refresh_tokens.clone(),
+                    hasher.clone(),
+                    clock.clone(),
+                    ids.clone(),
+                )
+                .with_mailer(mailer.clone()),
+            ),
             avatars: Arc::new(avatars),
             signing_keys,
             profiles: Arc::new({
-                let profiles = ProfileService::new(users, refresh_tokens, hasher, clock.clone());
+                let profiles = ProfileService::new(users, refresh_tokens, hasher, clock.clone())
+                    .with_mailer(mailer);
                 match &login_throttle {
                     Some(t) => profiles.with_throttle(t.clone()),
                     None => profiles,
@@ -229,9 +287,20 @@ impl Wiring {
             trusted_proxies,
             clock,
         };
+        let grpc = GrpcState {
+            auth: http.auth.clone(),
+            admin: http.admin.clone(),
+            database: http.database.clone(),
+            telemetry: http.telemetry.clone(),
+            rate_limiter: http.rate_limiter.clone(),
+            trusted_proxies: http.trusted_proxies.clone(),
+            clock: http.clock.clone(),
+        };
         Ok(Self {
             http,
+            grpc,
             settings: Arc::new(settings),
+            mail,
         })
     }
 }

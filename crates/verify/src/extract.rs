@@ -46,6 +46,7 @@ impl Rejection {
 }
 
 /// The token of an `Authorization: Bearer <token>` header value (the scheme case-insensitively).
+#[cfg_attr(not(any(feature = "actix-web", feature = "axum")), allow(dead_code))]
 pub(crate) fn bearer(value: Option<&[u8]>) -> Result<&str, Error> {
     let value = std::str::from_utf8(value.ok_or(Error::Missing)?).map_err(|_| Error::Malformed)?;
     match value.split_once(' ') {
@@ -58,6 +59,7 @@ pub(crate) fn bearer(value: Option<&[u8]>) -> Result<&str, Error> {
     }
 }
 
+#[cfg_attr(not(any(feature = "actix-web", feature = "axum")), allow(dead_code))]
 async fn claims_of(verifier: Option<Verifier>, header: Option<&[u8]>) -> Result<Claims, Rejection> {
     let token = bearer(header).map_err(Rejection)?;
     let verifier = verifier.ok_or_else(|| {

@@ -7,12 +7,16 @@ use uuid::Uuid;
 /// The image formats an avatar may have. Decided from the bytes, never from what the client claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageFormat {
+    /// JPEG (`image/jpeg`).
     Jpeg,
+    /// PNG (`image/png`).
     Png,
+    /// WebP (`image/webp`).
     WebP,
 }
 
 impl ImageFormat {
+    /// The MIME type served with the image.
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Jpeg => "image/jpeg",
@@ -21,6 +25,7 @@ impl ImageFormat {
         }
     }
 
+    /// The file extension of stored images, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
             Self::Jpeg => "jpg",
@@ -59,6 +64,7 @@ impl AvatarKey {
         ))
     }
 
+    /// The format of a MIME type or extension, or `None` for another one.
     pub fn parse(raw: &str) -> Option<Self> {
         let charset_ok = !raw.is_empty()
             && raw.len() <= MAX_KEY_LEN
@@ -72,6 +78,7 @@ impl AvatarKey {
         (charset_ok && segments_ok && shape_ok).then(|| Self(raw.to_owned()))
     }
 
+    /// The text form.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -54,10 +54,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The addresses (single IPs or CIDR blocks) whose `X-Forwarded-For` is believed (`rate_limit.trusted_proxies`).
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<Block>);
 
 impl TrustedProxies {
+    /// Parses IPs and CIDR blocks; the error names the entry that is neither.
     pub fn parse(entries: &[String]) -> Result<Self, String> {
         entries
             .iter()

@@ -12,14 +12,18 @@ use super::number;
 pub struct Credits(i64);
 
 impl Credits {
+    /// Millionths in one credit.
     pub const SCALE: i64 = 1_000_000;
+    /// No credits.
     pub const ZERO: Credits = Credits(0);
     /// The largest amount one consume or recharge may move: 1e12.
     pub const MAX_AMOUNT: Credits = Credits(1_000_000_000_000 * Self::SCALE);
 
+    /// The amount of `m` millionths.
     pub const fn from_millionths(m: i64) -> Self {
         Self(m)
     }
+    /// The amount in millionths.
     pub const fn millionths(self) -> i64 {
         self.0
     }
@@ -42,9 +46,11 @@ impl Credits {
             .map_err(str::to_owned)
     }
 
+    /// The sum, or `None` on overflow.
     pub fn checked_add(self, other: Credits) -> Option<Credits> {
         self.0.checked_add(other.0).map(Self)
     }
+    /// The difference, or `None` on overflow.
     pub fn checked_sub(self, other: Credits) -> Option<Credits> {
         self.0.checked_sub(other.0).map(Self)
     }

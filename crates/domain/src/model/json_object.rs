@@ -10,6 +10,7 @@ pub struct JsonObject(Map<String, Value>);
 pub const METADATA_MAX_BYTES: usize = 16 * 1024;
 
 impl JsonObject {
+    /// An object whose serialized form is at most `METADATA_MAX_BYTES`; anything else is refused with the reason.
     pub fn parse(value: Value) -> Result<Self, String> {
         match value {
             Value::Object(map) => {
@@ -33,10 +34,12 @@ impl JsonObject {
         Self(map)
     }
 
+    /// The object's members.
     pub fn as_map(&self) -> &Map<String, Value> {
         &self.0
     }
 
+    /// The object's members, owned.
     pub fn into_map(self) -> Map<String, Value> {
         self.0
     }

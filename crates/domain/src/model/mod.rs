@@ -12,6 +12,7 @@ pub mod number;
 pub mod page;
 pub mod principal;
 pub mod profile;
+pub mod request_id;
 pub mod search;
 pub mod session;
 pub mod signing_key;

@@ -11,6 +11,7 @@ use super::values::Email;
 pub struct NamespaceSlug(String);
 
 impl NamespaceSlug {
+    /// A slug of 2–50 lowercase letters, digits, `-` and `_`, starting with a letter or digit.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let ok = (2..=50).contains(&raw.len())
             && raw
@@ -29,20 +30,28 @@ impl NamespaceSlug {
             )
         }
     }
+    /// The slug.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The slug, owned.
     pub fn into_inner(self) -> String {
         self.0
     }
 }
 
+/// A namespace (tenant): the users of one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
+    /// Its identity, as in URLs and bodies.
     pub slug: String,
+    /// A display name.
     pub name: Option<String>,
+    /// What it is for.
     pub description: Option<String>,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Its mail and verification settings.
     pub settings: NamespaceSettings,
 }
 
@@ -69,15 +78,22 @@ pub struct NamespaceSettings {
 /// A validated `PATCH /userspaces/{namespace}`: `Keep` leaves a field, `Clear` empties it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NamespaceChanges {
+    /// A new display name, or none.
     pub name: Change<String>,
+    /// A new description, or none.
     pub description: Change<String>,
+    /// The page the password-reset mail links to.
     pub password_reset_url: Change<LinkUrl>,
+    /// The page the verification mail links to.
     pub email_verify_url: Change<LinkUrl>,
+    /// The sender of the namespace's mails.
     pub mail_from: Change<Email>,
+    /// Whether a login needs a verified email.
     pub require_verified_email: Option<bool>,
 }
 
 impl NamespaceChanges {
+    /// Writes the changes into `ns`.
     pub fn apply(self, ns: &mut Namespace) {
         self.name.apply_to(&mut ns.name, |v| v);
         self.description.apply_to(&mut ns.description, |v| v);
@@ -101,6 +117,7 @@ impl NamespaceChanges {
 pub struct LinkUrl(String);
 
 impl LinkUrl {
+    /// An `https://` URL (`http://` only on localhost) with a host and no fragment, at most 2000 characters.
     pub fn parse(raw: &str) -> Result<Self, String> {
         const BAD: &str = "must be an https:// URL (http:// only on localhost), without a fragment";
         if raw.len() > 2000 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -133,6 +150,7 @@ impl LinkUrl {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The URL.
     pub fn as_str(&self) -> &str {
         &self.0
     }

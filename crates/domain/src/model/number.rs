@@ -139,9 +139,12 @@ fn all_digits(s: &str) -> bool {
 pub struct Count(i64);
 
 impl Count {
+    /// The largest count: 2^53 - 1, exact in every JSON reader.
     pub const MAX: i64 = (1 << 53) - 1;
+    /// What a count must be, for validation messages.
     pub const RANGE: &'static str = "must be an integer from 0 to 9007199254740991";
 
+    /// `n` when it is within 0..=`MAX`.
     pub fn new(n: i64) -> Result<Self, &'static str> {
         if (0..=Self::MAX).contains(&n) {
             Ok(Self(n))
@@ -150,6 +153,7 @@ impl Count {
         }
     }
 
+    /// The value.
     pub const fn get(self) -> i64 {
         self.0
     }

@@ -2,9 +2,12 @@
 
 use crate::error::{DomainError, FieldError};
 
+/// Which rows of a list to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
+    /// Rows to skip.
     pub offset: u64,
+    /// Rows to return at most.
     pub limit: u64,
 }
 
@@ -18,7 +21,9 @@ impl Default for PageRequest {
 }
 
 impl PageRequest {
+    /// Page size when none is asked for.
     pub const DEFAULT_SIZE: u64 = 20;
+    /// The largest page size.
     pub const MAX_SIZE: u64 = 100;
     /// Deep offsets beyond this are refused rather than scanned.
     pub const MAX_OFFSET: u64 = 10_000_000;
@@ -97,6 +102,13 @@ impl PageRequest {
         }
     }
 
+    /// Paging as gRPC requests carry it: proto3 integers, where 0 means "not given" (page 1, the
+    /// default size); a negative number is out of range like any other.
+    pub fn from_unset_zero(page: i32, page_size: i32) -> Result<Self, DomainError> {
+        let given = |v: i32| (v != 0).then(|| u64::try_from(v).unwrap_or(u64::MAX));
+        Self::parse(given(page), given(page_size), None, None)
+    }
+
     /// The 1-based page this window starts in, as reported back to clients.
     pub fn page(&self) -> u64 {
         self.offset / self.limit.max(1) + 1
@@ -106,12 +118,16 @@ impl PageRequest {
 /// One page of a list and the size of the whole list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Paged<T> {
+    /// The rows of the page.
     pub items: Vec<T>,
+    /// How many rows the whole list has.
     pub total: u64,
+    /// The page that was asked for.
     pub request: PageRequest,
 }
 
 impl<T> Paged<T> {
+    /// The same page with each row converted by `f`.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
         Paged {
             items: self.items.into_iter().map(f).collect(),

@@ -3,18 +3,23 @@
 use super::User;
 
 // One per request and moved, never stored in bulk: boxing the user would only add an allocation.
+/// Who is calling (API.md 1.2).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// The platform operator (`X-Admin-Key`): manages namespaces.
     Operator,
     /// A namespace's service key (`X-API-Key`): every operation on users of that namespace.
-    Service { namespace: String },
+    Service {
+        /// The namespace whose key it is.
+        namespace: String,
+    },
     /// A user with a valid access token, as currently stored.
     User(User),
 }
 
 impl Principal {
+    /// The caller's namespace; `None` for the operator.
     pub fn namespace(&self) -> Option<&str> {
         match self {
             Principal::Operator => None,
@@ -36,8 +41,11 @@ impl Principal {
 /// The credentials a request carried, as raw strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
+    /// The token of `Authorization: Bearer`.
     pub bearer: Option<String>,
+    /// `X-API-Key`: a namespace's service key.
     pub api_key: Option<String>,
+    /// `X-Admin-Key`: the operator key.
     pub operator_key: Option<String>,
     /// `X-Tenant-ID`: when present it must name the principal's namespace.
     pub tenant: Option<String>,

@@ -11,9 +11,12 @@ use crate::error::{DomainError, DomainResult};
 /// One field of a partial update: left alone, cleared (`null`), or set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Change<T> {
+    /// Leave the field as it is.
     #[default]
     Keep,
+    /// Clear the field.
     Clear,
+    /// Set the field to this value.
     Set(T),
 }
 
@@ -67,9 +70,12 @@ impl<T> Change<T> {
 /// `extra` merges key by key: a key set to `null` is removed; `"extra": null` empties the map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ExtraChange {
+    /// Leave `extra` as it is.
     #[default]
     Keep,
+    /// Remove every key.
     Clear,
+    /// Set the keys with a value and remove those with `None`; others stay.
     Merge(BTreeMap<String, Option<String>>),
 }
 
@@ -93,22 +99,34 @@ impl From<Change<BTreeMap<String, Option<String>>>> for ExtraChange {
 /// Validated changes to the profile fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileChanges {
+    /// The email (unique per namespace).
     pub email: Change<Email>,
+    /// The full name.
     pub full_name: Change<FullName>,
+    /// The first name.
     pub first_name: Change<PersonName>,
+    /// The last name.
     pub last_name: Change<PersonName>,
+    /// The phone number.
     pub phone: Change<Phone>,
+    /// The `extra` key-value pairs.
     pub extra: ExtraChange,
 }
 
 /// The raw profile fields of a request body, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileInput {
+    /// The email, unchecked.
     pub email: Change<String>,
+    /// The full name, unchecked.
     pub full_name: Change<String>,
+    /// The first name, unchecked.
     pub first_name: Change<String>,
+    /// The last name, unchecked.
     pub last_name: Change<String>,
+    /// The phone number, unchecked.
     pub phone: Change<String>,
+    /// The `extra` pairs, unchecked (`None` removes a key).
     pub extra: Change<BTreeMap<String, Option<String>>>,
 }
 
@@ -198,9 +216,11 @@ impl ProfileChanges {
 /// to a copy read earlier, so two writes naming different fields never undo each other.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserChanges {
+    /// The profile fields to change.
     pub profile: ProfileChanges,
     /// The new roles, without duplicates, in the order first given.
     pub roles: Option<Vec<String>>,
+    /// The new active flag, or `None` to leave it.
     pub is_active: Option<bool>,
     /// Set by the admin API only (imports of verified users); applied after the profile, so an
     /// admin may set an email and its verification at once.
@@ -216,6 +236,7 @@ impl UserChanges {
         }
     }
 
+    /// Also sets the roles.
     pub fn with_roles(mut self, roles: Vec<Role>) -> Self {
         let mut names: Vec<String> = Vec::with_capacity(roles.len());
         for role in roles.into_iter().map(Role::into_inner) {
@@ -227,6 +248,7 @@ impl UserChanges {
         self
     }
 
+    /// Also sets whether the email is verified.
     pub fn with_email_verified(mut self, verified: bool) -> Self {
         self.email_verified = Some(verified);
         self
@@ -237,6 +259,7 @@ impl UserChanges {
         self.email_verified.is_some() || !self.profile.email.leaves()
     }
 
+    /// Also sets the active flag.
     pub fn with_active(mut self, active: bool) -> Self {
         self.is_active = Some(active);
         self

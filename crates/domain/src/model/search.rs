@@ -10,7 +10,9 @@ use crate::model::User;
 /// One term of a query: a word matched by prefix (and by stem), or a quoted phrase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchTerm {
+    /// A word, matched by prefix (and by stem).
     Word(String),
+    /// A quoted phrase: its words in that order.
     Phrase(Vec<String>),
 }
 
@@ -22,7 +24,9 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
+    /// The shortest query, in characters.
     pub const MIN_CHARS: usize = 2;
+    /// The longest query, in characters.
     pub const MAX_CHARS: usize = 100;
     /// A search considers at most this many matching users: `total` is exact up to it, and ranking
     /// happens among them. Counting and ranking every match of a two-letter prefix over a million
@@ -30,6 +34,7 @@ impl SearchQuery {
     /// past this the client should refine the query.
     pub const MAX_MATCHES: u64 = 1_000;
 
+    /// Parses `q`: `VALIDATION_ERROR` when it is too short, too long or has no term.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let trimmed = raw.trim();
         let len = trimmed.chars().count();
@@ -52,6 +57,7 @@ impl SearchQuery {
         Ok(Self { terms })
     }
 
+    /// The terms, every one of which must match.
     pub fn terms(&self) -> &[SearchTerm] {
         &self.terms
     }

@@ -8,15 +8,21 @@ use super::text::{TextKind, check_visible, line};
 use super::{Checks, Count, Credits};
 use crate::error::{DomainError, DomainResult};
 
+/// Where a conversation session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStatus {
+    /// Going on.
     Active,
+    /// Finished.
     Completed,
+    /// Kept for the record, no longer in use.
     Archived,
+    /// Ended by an error.
     Error,
 }
 
 impl SessionStatus {
+    /// The contract's text form.
     pub fn as_str(self) -> &'static str {
         match self {
             SessionStatus::Active => "active",
@@ -26,6 +32,7 @@ impl SessionStatus {
         }
     }
 
+    /// Parses the contract's text form.
     pub fn parse(raw: &str) -> Result<Self, String> {
         match raw {
             "active" => Ok(Self::Active),
@@ -37,47 +44,69 @@ impl SessionStatus {
     }
 }
 
+/// A conversation session of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// The storage's integer id, shown as `id`.
     pub id: i64,
     /// The public id, used in paths.
     pub session_id: Uuid,
+    /// Its owner.
     pub user_id: Uuid,
+    /// The owner's namespace.
     pub namespace: String,
+    /// A title.
     pub title: Option<String>,
+    /// The client's metadata.
     pub metadata: JsonObject,
+    /// Where it stands.
     pub status: SessionStatus,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
 /// A session to store; the storage assigns `id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSession {
+    /// The public id, chosen before writing.
     pub session_id: Uuid,
+    /// Its owner.
     pub user_id: Uuid,
+    /// The owner's namespace.
     pub namespace: String,
+    /// A title.
     pub title: Option<String>,
+    /// The client's metadata.
     pub metadata: JsonObject,
+    /// When it is created.
     pub created_at: DateTime<Utc>,
 }
 
+/// The longest title, in characters.
 pub const TITLE_MAX: usize = 500;
 
+/// A title of at most `TITLE_MAX` characters without invisible characters.
 pub fn check_title(raw: &str) -> Result<String, String> {
     line(TITLE_MAX)(raw)
 }
 
+/// Who wrote a message of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageRole {
+    /// The user.
     User,
+    /// The assistant (the model).
     Assistant,
+    /// The system prompt.
     System,
+    /// A tool's output.
     Tool,
 }
 
 impl MessageRole {
+    /// The contract's text form.
     pub fn as_str(self) -> &'static str {
         match self {
             MessageRole::User => "user",
@@ -87,6 +116,7 @@ impl MessageRole {
         }
     }
 
+    /// Parses the contract's text form.
     pub fn parse(raw: &str) -> Result<Self, String> {
         match raw {
             "user" => Ok(Self::User),
@@ -101,6 +131,7 @@ impl MessageRole {
 /// 1 MiB of UTF-8.
 pub const CONTENT_MAX_BYTES: usize = 1024 * 1024;
 
+/// Message content: not empty, within the length limit, without invisible characters.
 pub fn check_content(raw: &str) -> Result<String, String> {
     if raw.len() > CONTENT_MAX_BYTES {
         Err(format!("must be at most {CONTENT_MAX_BYTES} bytes"))
@@ -113,38 +144,55 @@ pub fn check_content(raw: &str) -> Result<String, String> {
 /// What a client adds to a session, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageInput {
+    /// Who wrote it.
     pub role: MessageRole,
+    /// The text.
     pub content: String,
+    /// The client's kind of message.
     pub message_type: Option<String>,
+    /// Tokens it used.
     pub tokens_used: i64,
+    /// What it cost, in US dollars.
     pub cost_usd: Credits,
+    /// The client's metadata.
     pub metadata: Option<JsonObject>,
 }
 
+/// A stored message of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionMessage {
+    /// The storage's id, in the order messages were added.
     pub id: i64,
+    /// The session's public id.
     pub session_id: Uuid,
+    /// The message.
     pub message: MessageInput,
+    /// When it was added.
     pub created_at: DateTime<Utc>,
 }
 
 /// A session as a client asks for it, before validation.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SessionInput {
+    /// The owner named in the body, checked against the path.
     pub user_id: Option<String>,
+    /// A title.
     pub title: Option<String>,
+    /// Metadata: must be a JSON object.
     pub metadata: Option<serde_json::Value>,
 }
 
 /// A validated session request: title and metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionDraft {
+    /// A checked title.
     pub title: Option<String>,
+    /// Checked metadata.
     pub metadata: JsonObject,
 }
 
 impl SessionInput {
+    /// Checks the input for a session of `owner`.
     pub fn validate(self, owner: Uuid) -> DomainResult<SessionDraft> {
         let mut checks = Checks::new();
         if let Some(named) = &self.user_id
@@ -168,17 +216,25 @@ impl SessionInput {
 /// A message as a client sent it, before validation.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MessageDraft {
+    /// Who wrote it (`user`, `assistant`, `system`, `tool`).
     pub role: String,
+    /// The text.
     pub content: String,
+    /// The client's kind of message.
     pub message_type: Option<String>,
+    /// Tokens used, as sent.
     pub tokens_used: Option<serde_json::Number>,
+    /// What it cost.
     pub cost_usd: Option<Credits>,
+    /// Metadata: must be a JSON object.
     pub metadata: Option<serde_json::Value>,
 }
 
+/// The longest message type, in characters.
 pub const MESSAGE_TYPE_MAX: usize = 64;
 
 impl MessageDraft {
+    /// Checks every field, reporting each failing one.
     pub fn validate(self) -> DomainResult<MessageInput> {
         let mut checks = Checks::new();
         let role = checks.check("role", MessageRole::parse(&self.role));

@@ -46,6 +46,7 @@ pub enum TextKind {
     Multiline,
 }
 
+/// The message for a text with invisible or control characters.
 pub const INVISIBLE_MESSAGE: &str =
     "must not contain control, invisible or bidirectional formatting characters";
 

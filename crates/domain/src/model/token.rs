@@ -8,14 +8,23 @@ use uuid::Uuid;
 /// change, logout-all, deactivation or deletion raises the version and makes older tokens stale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
+    /// The user's id.
     pub sub: Uuid,
+    /// The user's namespace.
     pub namespace: String,
+    /// The username.
     pub username: String,
+    /// The user's roles.
     pub roles: Vec<String>,
+    /// Issued at (Unix seconds).
     pub iat: i64,
+    /// Expires at (Unix seconds).
     pub exp: i64,
+    /// The token's own id.
     pub jti: Uuid,
+    /// The issuer (`auth.issuer`).
     pub iss: String,
+    /// The user's token version when issued: a newer one makes the token stale.
     pub ver: i64,
 }
 
@@ -25,14 +34,23 @@ pub struct AccessClaims {
 /// (logout-all, password change, deactivation, soft delete) the token never refreshes again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
+    /// SHA-256 of the token; the token itself is never stored.
     pub token_hash: String,
+    /// The login it descends from.
     pub family_id: Uuid,
+    /// Whose token it is.
     pub user_id: Uuid,
+    /// The user's namespace.
     pub namespace: String,
+    /// When it was issued.
     pub issued_at: DateTime<Utc>,
+    /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// When it was exchanged for a new pair.
     pub spent_at: Option<DateTime<Utc>>,
+    /// When it was revoked (logout, reuse detected, too many in the family).
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The user's token version when it was issued.
     pub token_version: i64,
 }
 
@@ -60,8 +78,12 @@ pub enum Rotation {
 /// What the client receives after register, login, refresh and change-password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPair {
+    /// The access token (a JWT).
     pub access_token: String,
+    /// The refresh token (opaque).
     pub refresh_token: String,
+    /// Seconds the access token lives.
     pub expires_in: u64,
+    /// Seconds the refresh token lives.
     pub refresh_expires_in: u64,
 }

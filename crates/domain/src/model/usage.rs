@@ -13,37 +13,59 @@ use crate::error::DomainResult;
 /// A usage event as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsageRecord {
+    /// The storage's id.
     pub id: i64,
+    /// Whose usage it is.
     pub user_id: Uuid,
+    /// The user's namespace.
     pub namespace: String,
+    /// What happened.
     pub event: UsageEvent,
+    /// When it was recorded.
     pub created_at: DateTime<Utc>,
 }
 
 /// What a client reports about one event, validated.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UsageEvent {
+    /// The client's session id.
     pub session_id: Option<String>,
+    /// The endpoint called.
     pub endpoint: Option<String>,
+    /// The kind of event (e.g. `api_call`, `llm_request`).
     pub event_type: String,
+    /// Credits charged for it.
     pub credits_charged: Credits,
+    /// What it cost, in US dollars.
     pub cost_usd: Credits,
+    /// Tokens used in all.
     pub tokens_used: i64,
+    /// Prompt tokens.
     pub prompt_tokens: i64,
+    /// Completion tokens.
     pub completion_tokens: i64,
+    /// The model used.
     pub model_name: Option<String>,
+    /// The model's provider.
     pub provider: Option<String>,
+    /// The tool used.
     pub tool_name: Option<String>,
+    /// The operation performed.
     pub operation_name: Option<String>,
+    /// The client's metadata.
     pub metadata: Option<JsonObject>,
 }
 
 /// A record to store; the storage assigns `id`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewUsageRecord {
+    /// Whose usage it is.
     pub user_id: Uuid,
+    /// The user's namespace.
     pub namespace: String,
+    /// What happened.
     pub event: UsageEvent,
+    /// When it happens.
     pub created_at: DateTime<Utc>,
 }
 
@@ -53,11 +75,14 @@ pub const BATCH_MAX: usize = 1000;
 /// An inclusive time window; either end may be open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DateRange {
+    /// From this instant on, or from the beginning.
     pub start: Option<DateTime<Utc>>,
+    /// Up to this instant, or to now.
     pub end: Option<DateTime<Utc>>,
 }
 
 impl DateRange {
+    /// A window; `VALIDATION_ERROR` when it ends before it starts.
     pub fn new(
         start: Option<DateTime<Utc>>,
         end: Option<DateTime<Utc>>,
@@ -74,11 +99,17 @@ impl DateRange {
 /// Totals of a user's usage within a window.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UsageStats {
+    /// Records in the window.
     pub total_records: u64,
+    /// Credits charged in all.
     pub total_credits_charged: Credits,
+    /// Cost in all, in US dollars.
     pub total_cost_usd: Credits,
+    /// Tokens used in all.
     pub total_tokens_used: i64,
+    /// Records per event type.
     pub by_event_type: BTreeMap<String, u64>,
+    /// Records per model.
     pub by_model: BTreeMap<String, u64>,
 }
 
@@ -88,18 +119,31 @@ pub struct UsageStats {
 pub struct UsageInput {
     /// Names the owner; must equal the user of the path when present.
     pub user_id: Option<String>,
+    /// The client's session id.
     pub session_id: Option<String>,
+    /// The endpoint called.
     pub endpoint: Option<String>,
+    /// The kind of event.
     pub event_type: Option<String>,
+    /// Credits charged.
     pub credits_charged: Option<Credits>,
+    /// What it cost, in US dollars.
     pub cost_usd: Option<Credits>,
+    /// Tokens used, as sent.
     pub tokens_used: Option<serde_json::Number>,
+    /// Prompt tokens, as sent.
     pub prompt_tokens: Option<serde_json::Number>,
+    /// Completion tokens, as sent.
     pub completion_tokens: Option<serde_json::Number>,
+    /// The model used.
     pub model_name: Option<String>,
+    /// The model's provider.
     pub provider: Option<String>,
+    /// The tool used.
     pub tool_name: Option<String>,
+    /// The operation performed.
     pub operation_name: Option<String>,
+    /// Metadata: must be a JSON object.
     pub metadata: Option<serde_json::Value>,
 }
 

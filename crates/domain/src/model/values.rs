@@ -15,6 +15,7 @@ pub struct Checks {
 }
 
 impl Checks {
+    /// No errors yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -52,10 +53,12 @@ impl Checks {
         }
     }
 
+    /// Records a failure of `field`.
     pub fn push(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }
 
+    /// `Ok` without failures; a password's own error when it is the only one; else `Validation` with every failure.
     pub fn finish(self) -> DomainResult<()> {
         match (self.errors.len(), self.password_error) {
             (0, _) => Ok(()),
@@ -74,6 +77,7 @@ fn char_len(s: &str) -> usize {
 pub struct Username(String);
 
 impl Username {
+    /// A username of 1–64 characters of letters, digits and `. _ - @ +`.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let n = char_len(raw);
         if n == 0 || n > 64 {
@@ -88,6 +92,7 @@ impl Username {
         }
         Ok(Self(raw.to_owned()))
     }
+    /// The username as given.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -102,6 +107,7 @@ impl Username {
 pub struct Email(String);
 
 impl Email {
+    /// A syntactically valid address of at most 254 characters.
     pub fn parse(raw: &str) -> Result<Self, String> {
         const BAD: &str = "must be a valid email address";
         check_visible(raw, TextKind::Identifier)?;
@@ -126,9 +132,11 @@ impl Email {
         }
         Ok(Self(raw.to_owned()))
     }
+    /// The address as given.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The form uniqueness and lookups use.
     pub fn key(&self) -> String {
         name_key(&self.0)
     }
@@ -140,6 +148,7 @@ impl Email {
 pub struct Password(String);
 
 impl Password {
+    /// At least 8 characters and at most 72 bytes.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         if char_len(raw) < 8 {
             return Err(DomainError::PasswordTooShort);
@@ -149,6 +158,7 @@ impl Password {
         }
         Ok(Self(raw.to_owned()))
     }
+    /// The password.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -165,6 +175,7 @@ impl fmt::Debug for Password {
 pub struct PersonName(String);
 
 impl PersonName {
+    /// A name of 1–100 letters (any script), spaces, `-`, `'` and `.`.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let n = char_len(raw);
         if n == 0 || n > 100 {
@@ -180,6 +191,7 @@ impl PersonName {
         }
         Ok(Self(raw.to_owned()))
     }
+    /// The text, owned.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -194,6 +206,7 @@ fn is_mark(c: char) -> bool {
 pub struct FullName(String);
 
 impl FullName {
+    /// A display name of 1–200 characters.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let n = char_len(raw);
         if n == 0 || n > 200 {
@@ -202,6 +215,7 @@ impl FullName {
         check_visible(raw, TextKind::Line)?;
         Ok(Self(raw.to_owned()))
     }
+    /// The text, owned.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -212,6 +226,7 @@ impl FullName {
 pub struct Phone(String);
 
 impl Phone {
+    /// `+` and 2–15 digits, the first not 0.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let ok = raw.strip_prefix('+').is_some_and(|d| {
             (2..=15).contains(&d.len())
@@ -224,6 +239,7 @@ impl Phone {
             Err("must be E.164: + then 2-15 digits, the first not 0".into())
         }
     }
+    /// The text, owned.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -234,13 +250,16 @@ impl Phone {
 pub struct Extra(BTreeMap<String, String>);
 
 impl Extra {
+    /// The most keys `extra` may hold.
     pub const MAX_KEYS: usize = 50;
 
+    /// Checks the pairs; see `check`.
     pub fn parse(map: BTreeMap<String, String>) -> Result<Self, String> {
         Self::check(&map)?;
         Ok(Self(map))
     }
 
+    /// At most `MAX_KEYS` keys; keys and values within their lengths, nothing invisible.
     pub fn check(map: &BTreeMap<String, String>) -> Result<(), String> {
         if map.len() > Self::MAX_KEYS {
             return Err(format!("at most {} keys", Self::MAX_KEYS));
@@ -258,6 +277,7 @@ impl Extra {
         Ok(())
     }
 
+    /// The pairs, owned.
     pub fn into_inner(self) -> BTreeMap<String, String> {
         self.0
     }

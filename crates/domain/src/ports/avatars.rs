@@ -6,7 +6,9 @@ use crate::model::{AvatarKey, ImageFormat};
 /// An object read back from the avatar store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAvatar {
+    /// The object's bytes.
     pub bytes: Vec<u8>,
+    /// The MIME type it was stored with.
     pub content_type: String,
     /// An opaque validator, stable for as long as the object is unchanged (without quotes).
     pub etag: String,
@@ -29,9 +31,13 @@ pub trait AvatarStore: Send + Sync {
 /// An uploaded image after checking and re-encoding: pixels only, no metadata of the original.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessedImage {
+    /// Its format after re-encoding.
     pub format: ImageFormat,
+    /// The encoded image.
     pub bytes: Vec<u8>,
+    /// Its width in pixels.
     pub width: u32,
+    /// Its height in pixels.
     pub height: u32,
 }
 
@@ -41,5 +47,6 @@ pub struct ProcessedImage {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait ImageProcessor: Send + Sync {
+    /// Checks and re-encodes an upload; `InvalidImage` when it is no image within the limits.
     async fn process(&self, upload: Vec<u8>) -> DomainResult<ProcessedImage>;
 }

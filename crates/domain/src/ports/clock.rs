@@ -6,9 +6,11 @@ use uuid::Uuid;
 /// to microseconds here and reads back equal on every backend.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Clock: Send + Sync {
+    /// The current instant.
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// The system's clock.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -31,12 +33,14 @@ impl Default for ManualClock {
 }
 
 impl ManualClock {
+    /// A clock standing at the current instant until advanced.
     pub fn new() -> Self {
         Self {
             now: std::sync::Mutex::new(SystemClock.now()),
         }
     }
 
+    /// Moves the clock forward by `by`.
     pub fn advance(&self, by: chrono::Duration) {
         *self.now.lock().unwrap_or_else(|p| p.into_inner()) += by;
     }
@@ -57,6 +61,7 @@ pub trait IdGenerator: Send + Sync {
     fn new_secret(&self) -> String;
 }
 
+/// UUID v7 ids from the system's clock and random numbers.
 pub struct SystemIds;
 
 impl IdGenerator for SystemIds {

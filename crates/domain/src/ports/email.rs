@@ -58,6 +58,7 @@ pub trait MailOutbox: Send + Sync {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> DomainResult<bool>;
+    /// How many mails are queued, sent and failed.
     async fn counts(&self) -> DomainResult<OutboxCounts>;
 }
 
@@ -75,5 +76,6 @@ pub struct DeliveryError {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait MailTransport: Send + Sync {
+    /// Delivers `mail` (its outbox id `id` lets a transport avoid sending it twice).
     async fn send(&self, id: Uuid, mail: &Mail) -> Result<(), DeliveryError>;
 }

@@ -8,6 +8,7 @@ use crate::model::Password;
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
+    /// A salted hash of `password`.
     async fn hash(&self, password: &Password) -> DomainResult<String>;
     /// Checks `password` against `hash`. With no hash (unknown user, or an account without a password)
     /// it still spends one hash against a dummy and answers false, so timing tells nothing.

@@ -32,5 +32,6 @@ pub trait RateLimitStore: Send + Sync {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait Pause: Send + Sync {
+    /// Waits `duration`.
     async fn pause(&self, duration: std::time::Duration);
 }

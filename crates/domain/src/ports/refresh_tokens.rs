@@ -5,10 +5,13 @@ use uuid::Uuid;
 use crate::error::DomainResult;
 use crate::model::{RefreshToken, Rotation};
 
+/// Refresh tokens, stored by hash.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait RefreshTokenRepository: Send + Sync {
+    /// Stores a newly issued token.
     async fn insert(&self, token: &RefreshToken) -> DomainResult<()>;
+    /// The token with this hash.
     async fn find(&self, token_hash: &str) -> DomainResult<Option<RefreshToken>>;
     /// Presents the token `old_hash` for the successor `new` (same user and family, stamped with the
     /// token version the old one carries), deciding everything in one transaction that first takes
@@ -31,5 +34,6 @@ pub trait RefreshTokenRepository: Send + Sync {
     /// Revokes every token of the family, spent or not. Takes the family's user's row lock first, so
     /// a successor stored by a rotation racing it is either refused or seen and revoked.
     async fn revoke_family(&self, family_id: Uuid, now: DateTime<Utc>) -> DomainResult<()>;
+    /// Revokes every live token of the user (logout-all, password change, deactivation).
     async fn revoke_all_for_user(&self, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<()>;
 }

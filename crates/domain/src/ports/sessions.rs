@@ -7,9 +7,11 @@ use crate::model::{
     MessageInput, NewSession, PageRequest, Paged, Session, SessionMessage, SessionStatus,
 };
 
+/// Conversation sessions and their messages.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
+    /// Stores a new session.
     async fn create(&self, session: &NewSession) -> DomainResult<Session>;
     /// The session with this public id in this namespace.
     async fn get(&self, namespace: &str, session_id: Uuid) -> DomainResult<Option<Session>>;

@@ -5,7 +5,9 @@ use crate::model::Credits;
 /// Which driving adapter a request came through, so one set of metrics covers both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
+    /// HTTP.
     Http,
+    /// gRPC.
     Grpc,
 }
 
@@ -13,6 +15,7 @@ pub enum Protocol {
 /// or an RPC name, never a raw path), so no client can grow the metrics.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestOutcome<'a> {
+    /// Which adapter served it.
     pub protocol: Protocol,
     /// HTTP method, or `unary` for a gRPC call.
     pub method: &'a str,
@@ -20,14 +23,18 @@ pub struct RequestOutcome<'a> {
     pub route: &'a str,
     /// HTTP status (`404`) or gRPC code name (`NOT_FOUND`).
     pub status: &'a str,
+    /// How long it took.
     pub seconds: f64,
 }
 
 /// What the service counts, whichever adapter serves the request. A port so that the driving
 /// adapters share one registry without knowing which metrics system backs it.
 pub trait Telemetry: Send + Sync {
+    /// Counts a finished request and its latency.
     fn request(&self, outcome: RequestOutcome<'_>);
+    /// Counts a login, successful or not.
     fn login(&self, success: bool);
+    /// Adds consumed credits.
     fn credits_consumed(&self, amount: Credits);
     /// The text exposition served at `/metrics`.
     fn render(&self) -> String;
@@ -37,5 +44,6 @@ pub trait Telemetry: Send + Sync {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait DatabaseHealth: Send + Sync {
+    /// Whether the database answers.
     async fn ping(&self) -> bool;
 }

@@ -9,7 +9,9 @@ use crate::model::{PageRequest, Paged, SearchQuery, User, UserChanges};
 /// Where a user's avatar is: its storage key and the URL clients fetch it from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AvatarRef {
+    /// The key in the avatar store.
     pub key: String,
+    /// The URL clients fetch it from.
     pub url: String,
 }
 
@@ -24,10 +26,12 @@ pub enum LoginName {
 }
 
 impl LoginName {
+    /// A login by username (normalized to its key).
     pub fn username(raw: &str) -> Self {
         Self::Username(name_key(raw))
     }
 
+    /// A login by email (normalized to its key).
     pub fn email(raw: &str) -> Self {
         Self::Email(name_key(raw))
     }
@@ -43,6 +47,7 @@ impl LoginName {
 /// The filters of the admin list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserFilter {
+    /// Only active, or only inactive, users.
     pub is_active: Option<bool>,
     /// Users whose roles contain this one.
     pub role: Option<String>,
@@ -50,6 +55,7 @@ pub struct UserFilter {
     pub include_deleted: bool,
 }
 
+/// Users, found by id or by the keys of their names.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {

@@ -23,7 +23,9 @@ pub enum Standing {
 /// API's reads and writes of one user).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
+    /// Read, consume, record: the owner or a manager.
     Use,
+    /// Recharge, the admin API: a manager only.
     Manage,
 }
 
@@ -40,8 +42,11 @@ pub fn standing(caller: &Principal, namespace: &str, owner: Uuid) -> Option<Stan
 /// An account the caller was found allowed to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    /// The account's id.
     pub user_id: Uuid,
+    /// Its namespace.
     pub namespace: String,
+    /// How the caller stands to it.
     pub standing: Standing,
 }
 
@@ -52,10 +57,12 @@ pub struct AccountAccess {
 }
 
 impl AccountAccess {
+    /// The rule, reading users from `users`.
     pub fn new(users: Arc<dyn UserRepository>) -> Self {
         Self { users }
     }
 
+    /// The live account `user_id` when `caller` may act on it with `need`; 404 `USER_NOT_FOUND` when it must not see it, 403 when it may see but not do.
     pub async fn account(
         &self,
         caller: &Principal,

@@ -21,10 +21,13 @@ use crate::services::new_user;
 pub struct NewUser {
     /// Without one, the email is the username.
     pub username: Option<Username>,
+    /// The email (required on the admin API).
     pub email: Email,
     /// Without one, the account cannot log in until a password is set.
     pub password: Option<Password>,
+    /// The other profile fields.
     pub profile: ProfileChanges,
+    /// Its roles; `["user"]` when none.
     pub roles: Option<Vec<Role>>,
     /// The owner the body names, if any: must be the caller's namespace.
     pub tenant_id: Option<String>,
@@ -35,14 +38,19 @@ pub struct NewUser {
 /// A validated `PUT`/`PATCH /api/v1/users/{id}`: `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
 pub struct UserUpdate {
+    /// Profile fields to change.
     pub profile: ProfileChanges,
+    /// New roles.
     pub roles: Option<Vec<Role>>,
+    /// Activate or deactivate (deactivation ends its sessions).
     pub is_active: Option<bool>,
+    /// Mark the email verified or not.
     pub email_verified: Option<bool>,
     /// The owner the body names, if any: must be the caller's namespace.
     pub tenant_id: Option<String>,
 }
 
+/// The admin API (API.md 3.1): users managed by a namespace admin or a service key.
 pub struct AdminService {
     users: Arc<dyn UserRepository>,
     refresh_tokens: Arc<dyn RefreshTokenRepository>,
@@ -99,6 +107,7 @@ fn duplicate_is_conflict(e: DomainError) -> DomainError {
 }
 
 impl AdminService {
+    /// The service on its ports.
     pub fn new(
         users: Arc<dyn UserRepository>,
         refresh_tokens: Arc<dyn RefreshTokenRepository>,
@@ -122,6 +131,7 @@ impl AdminService {
         self
     }
 
+    /// Creates a user in the caller's namespace; `CONFLICT` for a taken username or email.
     pub async fn create(&self, caller: &Principal, new: NewUser) -> DomainResult<User> {
         let ns = managed_namespace(caller)?;
         check_tenant(new.tenant_id.as_deref(), ns)?;
@@ -156,6 +166,7 @@ impl AdminService {
         Ok(user)
     }
 
+    /// A page of the namespace's users, filtered.
     pub async fn list(
         &self,
         caller: &Principal,
@@ -166,6 +177,7 @@ impl AdminService {
         self.users.list(ns, filter, page).await
     }
 
+    /// A page of the namespace's users matching a search query.
     pub async fn search(
         &self,
         caller: &Principal,

@@ -23,6 +23,7 @@ use crate::tokens::{AccessTokens, hash_secret, secrets_equal};
 /// The knobs of the authentication rules.
 #[derive(Debug, Clone)]
 pub struct AuthPolicy {
+    /// How long a refresh token lives.
     pub refresh_ttl_secs: u64,
     /// How long after its rotation a spent refresh token still yields a pair (two tabs refreshing at once).
     pub refresh_reuse_leeway_secs: u64,
@@ -33,12 +34,17 @@ pub struct AuthPolicy {
 /// A validated registration.
 #[derive(Debug, Clone)]
 pub struct Registration {
+    /// The namespace to join.
     pub namespace: NamespaceSlug,
+    /// The username.
     pub username: Username,
+    /// The password.
     pub password: Password,
+    /// Optional profile fields.
     pub profile: ProfileChanges,
 }
 
+/// Registration, login, tokens and credentials (API.md 2.2).
 pub struct AuthService {
     namespaces: Arc<dyn NamespaceRepository>,
     users: Arc<dyn UserRepository>,
@@ -56,6 +62,7 @@ pub struct AuthService {
 }
 
 impl AuthService {
+    /// The service on its ports, signing with `access`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         namespaces: Arc<dyn NamespaceRepository>,
@@ -93,6 +100,7 @@ impl AuthService {
         self
     }
 
+    /// Creates the user and its first token pair; `NAMESPACE_NOT_FOUND`, `USERNAME_TAKEN`, `EMAIL_TAKEN`.
     pub async fn register(&self, reg: Registration) -> DomainResult<(User, TokenPair)> {
         let ns = reg.namespace.as_str();
         if self.namespaces.get(ns).await?.is_none() {
@@ -241,6 +249,7 @@ impl AuthService {
         Ok(())
     }
 
+    /// Revokes every refresh token of the user and makes its access tokens stale.
     pub async fn logout_all(&self, user: &User) -> DomainResult<()> {
         let now = self.clock.now();
         self.users

@@ -22,6 +22,7 @@ use crate::ports::{
 /// succeeded since our read, so up to this many uploads of one user at once all succeed.
 pub const AVATAR_SWAP_ATTEMPTS: usize = 10;
 
+/// Avatar upload, serving and removal.
 pub struct AvatarService {
     users: Arc<dyn UserRepository>,
     store: Arc<dyn AvatarStore>,
@@ -31,6 +32,7 @@ pub struct AvatarService {
 }
 
 impl AvatarService {
+    /// The service on its ports.
     pub fn new(
         users: Arc<dyn UserRepository>,
         store: Arc<dyn AvatarStore>,

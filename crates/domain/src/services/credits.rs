@@ -12,6 +12,7 @@ use crate::model::{
 };
 use crate::ports::{Clock, CreditLedger, IdGenerator, UsageRepository, UserRepository};
 
+/// The credit ledger (API.md 3.4).
 pub struct CreditService {
     access: AccountAccess,
     ledger: Arc<dyn CreditLedger>,
@@ -21,6 +22,7 @@ pub struct CreditService {
 }
 
 impl CreditService {
+    /// The service on its ports.
     pub fn new(
         users: Arc<dyn UserRepository>,
         ledger: Arc<dyn CreditLedger>,
@@ -91,11 +93,13 @@ impl CreditService {
         self.ledger.recharge(&tx).await
     }
 
+    /// The balance; the owner, an admin or a service key.
     pub async fn balance(&self, caller: &Principal, user_id: Uuid) -> DomainResult<Credits> {
         self.access.account(caller, user_id, Need::Use).await?;
         self.ledger.balance(user_id).await
     }
 
+    /// A page of the transactions, newest first, optionally of one type.
     pub async fn transactions(
         &self,
         caller: &Principal,

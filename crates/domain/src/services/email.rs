@@ -9,6 +9,7 @@ use crate::services::AuthService;
 use crate::services::mail::Mailer;
 use crate::tokens::hash_secret;
 
+/// Email verification and password reset (API.md 2.4).
 pub struct EmailService {
     users: Arc<dyn UserRepository>,
     tokens: Arc<dyn EmailTokenRepository>,
@@ -18,6 +19,7 @@ pub struct EmailService {
 }
 
 impl EmailService {
+    /// The service on its ports.
     pub fn new(
         users: Arc<dyn UserRepository>,
         tokens: Arc<dyn EmailTokenRepository>,

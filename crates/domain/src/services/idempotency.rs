@@ -48,6 +48,7 @@ impl ScopedKey {
         })
     }
 
+    /// The namespace the key belongs to.
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
@@ -78,6 +79,7 @@ pub fn fingerprint(parts: &[&[u8]]) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// Idempotency keys: the first request runs, a retry gets its stored answer.
 pub struct IdempotencyService {
     store: Arc<dyn IdempotencyStore>,
     clock: Arc<dyn Clock>,
@@ -86,6 +88,7 @@ pub struct IdempotencyService {
 }
 
 impl IdempotencyService {
+    /// Keys kept `ttl_secs`.
     pub fn new(store: Arc<dyn IdempotencyStore>, clock: Arc<dyn Clock>, ttl_secs: u64) -> Self {
         Self {
             store,

@@ -25,9 +25,12 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult};
 use crate::ports::{PasswordHasher, Pause, RateLimitStore, WindowCount};
 
+/// When failed logins are slowed and then refused.
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottlePolicy {
+    /// Failures before attempts are refused.
     pub max_failures: u64,
+    /// How long refusals last.
     pub cooldown_secs: u64,
 }
 
@@ -46,13 +49,24 @@ const MAX_DELAY_MS: u64 = 4_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Account<'a> {
     /// An existing user, however it was named.
-    User { namespace: &'a str, id: Uuid },
+    User {
+        /// Its namespace.
+        namespace: &'a str,
+        /// Its id.
+        id: Uuid,
+    },
     /// A login name (its normalized key) that resolves to no user: still counted, so unknown
     /// names behave exactly like known ones.
-    Unknown { namespace: &'a str, name: &'a str },
+    Unknown {
+        /// The namespace named.
+        namespace: &'a str,
+        /// The normalized login name.
+        name: &'a str,
+    },
 }
 
 impl<'a> Account<'a> {
+    /// The account of `user`.
     pub fn of(user: &'a crate::model::User) -> Self {
         Account::User {
             namespace: &user.namespace,
@@ -89,6 +103,7 @@ fn refused(w: WindowCount) -> DomainError {
     }
 }
 
+/// The brute-force throttle of password checks (API.md 1.5).
 pub struct LoginThrottle {
     store: Arc<dyn RateLimitStore>,
     pause: Arc<dyn Pause>,
@@ -99,6 +114,7 @@ pub struct LoginThrottle {
 struct Reserved(Keys);
 
 impl LoginThrottle {
+    /// The throttle on its counter store and timer.
     pub fn new(
         store: Arc<dyn RateLimitStore>,
         pause: Arc<dyn Pause>,

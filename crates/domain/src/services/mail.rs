@@ -21,7 +21,9 @@ pub struct MailPolicy {
     pub public_url: String,
     /// The sender when the namespace names none (`email.from`).
     pub default_from: String,
+    /// How long a password-reset token lives.
     pub reset_ttl_secs: u64,
+    /// How long a verification token lives.
     pub verify_ttl_secs: u64,
     /// Mails of one purpose to one address per hour.
     pub max_per_hour: u32,
@@ -55,6 +57,7 @@ pub fn own_page(purpose: EmailPurpose) -> &'static str {
     }
 }
 
+/// Issues email tokens and queues their mails.
 pub struct Mailer {
     namespaces: Arc<dyn NamespaceRepository>,
     tokens: Arc<dyn EmailTokenRepository>,
@@ -64,6 +67,7 @@ pub struct Mailer {
 }
 
 impl Mailer {
+    /// The mailer on its ports.
     pub fn new(
         namespaces: Arc<dyn NamespaceRepository>,
         tokens: Arc<dyn EmailTokenRepository>,

@@ -10,11 +10,15 @@ use crate::tokens::hash_secret;
 /// A validated request to create a namespace.
 #[derive(Debug, Clone)]
 pub struct NewNamespace {
+    /// The slug.
     pub slug: NamespaceSlug,
+    /// A display name.
     pub name: Option<String>,
+    /// What it is for.
     pub description: Option<String>,
 }
 
+/// Namespaces and their service keys (API.md 2.1).
 pub struct NamespaceService {
     namespaces: Arc<dyn NamespaceRepository>,
     clock: Arc<dyn Clock>,
@@ -24,6 +28,7 @@ pub struct NamespaceService {
 }
 
 impl NamespaceService {
+    /// The service on its ports; `creation_open` lets anyone create namespaces (no operator key).
     pub fn new(
         namespaces: Arc<dyn NamespaceRepository>,
         clock: Arc<dyn Clock>,
@@ -61,6 +66,7 @@ impl NamespaceService {
         Ok((namespace, key))
     }
 
+    /// A page of namespaces; the operator only.
     pub async fn list(
         &self,
         caller: Option<&Principal>,

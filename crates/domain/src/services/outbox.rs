@@ -21,6 +21,7 @@ pub struct DeliveryPolicy {
     pub max_attempts: u32,
     /// The wait after the first failed attempt; doubled after each further one.
     pub backoff_base_secs: u64,
+    /// The longest wait between attempts.
     pub backoff_max_secs: u64,
 }
 
@@ -51,6 +52,7 @@ impl DeliveryPolicy {
 /// What one round of delivery did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
+    /// Mails delivered.
     pub sent: u32,
     /// Failed attempts that will be retried.
     pub retried: u32,
@@ -59,11 +61,13 @@ pub struct DeliveryReport {
 }
 
 impl DeliveryReport {
+    /// Attempts made in the round.
     pub fn attempts(&self) -> u32 {
         self.sent + self.retried + self.failed
     }
 }
 
+/// Delivers the outbox's mails, with retries and leases.
 pub struct OutboxSender {
     outbox: Arc<dyn MailOutbox>,
     transport: Arc<dyn MailTransport>,
@@ -73,6 +77,7 @@ pub struct OutboxSender {
 }
 
 impl OutboxSender {
+    /// The sender on its ports.
     pub fn new(
         outbox: Arc<dyn MailOutbox>,
         transport: Arc<dyn MailTransport>,
@@ -89,6 +94,7 @@ impl OutboxSender {
         }
     }
 
+    /// Its delivery policy.
     pub fn policy(&self) -> &DeliveryPolicy {
         &self.policy
     }

@@ -8,6 +8,7 @@ use crate::ports::{Clock, PasswordHasher, RefreshTokenRepository, UserRepository
 use crate::services::login_throttle::{Account, LoginThrottle, check_password};
 use crate::services::mail::Mailer;
 
+/// The current user's own profile, password and account (API.md 2.3).
 pub struct ProfileService {
     users: Arc<dyn UserRepository>,
     refresh_tokens: Arc<dyn RefreshTokenRepository>,
@@ -19,6 +20,7 @@ pub struct ProfileService {
 }
 
 impl ProfileService {
+    /// The service on its ports.
     pub fn new(
         users: Arc<dyn UserRepository>,
         refresh_tokens: Arc<dyn RefreshTokenRepository>,

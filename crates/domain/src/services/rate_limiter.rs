@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 /// What the response says about the limit that is closest to refusing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
+    /// The limit of the window.
     pub limit: u64,
+    /// Requests left in the window.
     pub remaining: u64,
     /// Unix seconds when the window ends.
     pub reset_at: u64,
@@ -17,6 +19,7 @@ pub struct Decision {
     pub retry_after: Option<u64>,
 }
 
+/// Per-address and per-user request limits (API.md 1.5).
 pub struct RateLimiter {
     store: Arc<dyn RateLimitStore>,
     per_ip_per_minute: u64,
@@ -24,6 +27,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// Limits on `store`.
     pub fn new(
         store: Arc<dyn RateLimitStore>,
         per_ip_per_minute: u64,

@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::ports::{Clock, IdGenerator, SessionRepository, UserRepository};
 
+/// Conversation sessions and their messages (API.md 3.3).
 pub struct SessionService {
     access: AccountAccess,
     sessions: Arc<dyn SessionRepository>,
@@ -21,6 +22,7 @@ pub struct SessionService {
 }
 
 impl SessionService {
+    /// The service on its ports.
     pub fn new(
         users: Arc<dyn UserRepository>,
         sessions: Arc<dyn SessionRepository>,
@@ -35,6 +37,7 @@ impl SessionService {
         }
     }
 
+    /// Creates a session of `user_id`.
     pub async fn create(
         &self,
         caller: &Principal,
@@ -55,6 +58,7 @@ impl SessionService {
             .await
     }
 
+    /// A page of the user's sessions, optionally of one status.
     pub async fn list(
         &self,
         caller: &Principal,
@@ -75,6 +79,7 @@ impl SessionService {
         }
     }
 
+    /// Changes a session's status.
     pub async fn set_status(
         &self,
         caller: &Principal,
@@ -88,6 +93,7 @@ impl SessionService {
             .ok_or(DomainError::SessionNotFound)
     }
 
+    /// Adds a message to a session.
     pub async fn add_message(
         &self,
         caller: &Principal,
@@ -100,6 +106,7 @@ impl SessionService {
             .await
     }
 
+    /// A page of a session's messages, in order.
     pub async fn messages(
         &self,
         caller: &Principal,

@@ -89,6 +89,27 @@ impl SigningKeyService {
             .map_or(SigningAlgorithm::Hs256, |s| s.algorithm)
     }
 
+    /// The algorithms a live token may be signed with, for the discovery document: the one new tokens
+    /// use first, then those of the other published keys (after `auth.signing` was changed, the old
+    /// algorithm's key verifies its live tokens to the end, and verifiers that pin the algorithms to
+    /// this list must accept them).
+    pub fn algorithms(&self) -> Vec<SigningAlgorithm> {
+        let mut algorithms = vec![self.algorithm()];
+        for key in self.jwks().keys {
+            let named = key
+                .common
+                .key_algorithm
+                .and_then(|a| serde_json::to_value(a).ok())
+                .and_then(|v| v.as_str().and_then(SigningAlgorithm::from_jws_name));
+            if let Some(a) = named
+                && !algorithms.contains(&a)
+            {
+                algorithms.push(a);
+            }
+        }
+        algorithms
+    }
+
     /// Loads the keys, first making a key of the configured algorithm active when none is, or when
     /// the active one is of another algorithm (`auth.signing` was changed: that key is retired and
     /// verifies its live tokens to the end). Fails when `auth.key_secret` cannot open the active key.

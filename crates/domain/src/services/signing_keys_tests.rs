@@ -378,3 +378,24 @@ async fn only_the_operator_rotates_over_the_api() -> DomainResult<()> {
     assert_eq!(a.keys.active_kid(), Some(info.kid));
     Ok(())
 }
+
+#[tokio::test]
+async fn after_a_change_of_algorithm_discovery_lists_both_until_the_old_key_leaves()
+-> DomainResult<()> {
+    let repo = Arc::new(MemoryKeys::default());
+    let clock = Arc::new(ManualClock::new());
+    let ed = started(SigningAlgorithm::EdDsa, &repo, &clock).await?;
+    assert_eq!(ed.keys.algorithms(), vec![SigningAlgorithm::EdDsa]);
+    let old = token(&ed, &clock)?;
+    // auth.signing changed to rs256: the new instance's first start retires the Ed25519 key.
+    let rs = started(SigningAlgorithm::Rs256, &repo, &clock).await?;
+    assert_eq!(
+        rs.keys.algorithms(),
+        vec![SigningAlgorithm::Rs256, SigningAlgorithm::EdDsa]
+    );
+    assert_eq!(rs.tokens.verify(&old, clock.now())?.username, "alice");
+    clock.advance(crate::signing::retired_key_lifetime(ACCESS_TTL) + secs(1));
+    rs.keys.refresh().await?;
+    assert_eq!(rs.keys.algorithms(), vec![SigningAlgorithm::Rs256]);
+    Ok(())
+}

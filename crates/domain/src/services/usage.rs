@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::ports::{Clock, SessionRepository, UsageRepository, UserRepository};
 
+/// Usage records (API.md 3.2).
 pub struct UsageService {
     access: AccountAccess,
     usage: Arc<dyn UsageRepository>,
@@ -21,6 +22,7 @@ pub struct UsageService {
 }
 
 impl UsageService {
+    /// The service on its ports.
     pub fn new(
         users: Arc<dyn UserRepository>,
         usage: Arc<dyn UsageRepository>,
@@ -35,6 +37,7 @@ impl UsageService {
         }
     }
 
+    /// Records usage of `user_id`.
     pub async fn record(
         &self,
         caller: &Principal,
@@ -139,6 +142,7 @@ impl UsageService {
         checks.finish()
     }
 
+    /// A page of the user's records in a window.
     pub async fn history(
         &self,
         caller: &Principal,
@@ -150,6 +154,7 @@ impl UsageService {
         self.usage.history(user_id, range, page).await
     }
 
+    /// Totals of the user's records in a window.
     pub async fn stats(
         &self,
         caller: &Principal,

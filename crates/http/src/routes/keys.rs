@@ -45,7 +45,8 @@ pub struct DiscoveryView {
     pub issuer: String,
     /// Where the key set is.
     pub jwks_uri: String,
-    /// The algorithm access tokens are signed with (`auth.signing`).
+    /// The algorithm access tokens are signed with (`auth.signing`) first, then that of any other key
+    /// still published (after `auth.signing` was changed).
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
     /// `["token"]`: the service issues bearer tokens, not through an OAuth authorization endpoint.
     pub response_types_supported: Vec<&'static str>,
@@ -90,7 +91,12 @@ pub async fn discovery(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
         .json(DiscoveryView {
             jwks_uri: format!("{}{JWKS_PATH}", base_url(&issuer, &req)),
             issuer,
-            id_token_signing_alg_values_supported: vec![state.signing_keys.algorithm().jws_name()],
+            id_token_signing_alg_values_supported: state
+                .signing_keys
+                .algorithms()
+                .into_iter()
+                .map(|a| a.jws_name())
+                .collect(),
             response_types_supported: vec!["token"],
             subject_types_supported: vec!["public"],
         })

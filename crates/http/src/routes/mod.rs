@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod avatars;
 pub mod credits;
+pub mod email;
 pub mod keys;
 pub mod me;
 pub mod namespaces;
@@ -19,6 +20,7 @@ use actix_web::web;
 pub fn integration(cfg: &mut web::ServiceConfig) {
     namespaces::routes(cfg);
     auth::routes(cfg);
+    email::routes(cfg);
     me::routes(cfg);
     avatars::routes(cfg);
     keys::routes(cfg);

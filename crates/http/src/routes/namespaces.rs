@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use user_service_domain::model::{Checks, NamespaceSlug, text};
+use user_service_domain::model::{
+    Change, Checks, Email, LinkUrl, NamespaceChanges, NamespaceSlug, text,
+};
 use user_service_domain::services::NewNamespace;
 
 use crate::error::{ApiResult, ErrorBody};
@@ -18,7 +20,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create))
             .route(web::get().to(list)),
     )
-    .service(web::resource("/userspaces/{namespace}").route(web::get().to(get)))
+    .service(
+        web::resource("/userspaces/{namespace}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update)),
+    )
     .service(web::resource("/userspaces/{namespace}/api-key").route(web::post().to(rotate_key)));
 }
 
@@ -108,6 +114,92 @@ pub async fn get(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let namespace = state.namespaces.get(caller.principal(), &path).await?;
+    Ok(render::ok(NamespaceView::from(namespace)))
+}
+
+/// Every field optional; `null` clears.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNamespaceBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub name: Change<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub description: Change<String>,
+    pub settings: Option<SettingsBody>,
+}
+
+/// The namespace's mail settings; every field optional, `null` clears.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    /// The app's page for a new password (`https://`, or `http://` on localhost); the token is
+    /// appended as `token=`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub password_reset_url: Change<String>,
+    /// The app's page confirming an address; the token is appended as `token=`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub email_verify_url: Change<String>,
+    /// The sender of the namespace's mails, instead of `email.from`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = "email")]
+    pub mail_from: Change<String>,
+    /// Refuse logins (403 `EMAIL_NOT_VERIFIED`) until the account's email is verified.
+    pub require_verified_email: Option<bool>,
+}
+
+impl UpdateNamespaceBody {
+    fn validate(self) -> ApiResult<NamespaceChanges> {
+        let mut checks = Checks::new();
+        let name = self.name.parse(&mut checks, "name", false, text::line(200));
+        let description =
+            self.description
+                .parse(&mut checks, "description", false, text::line(2000));
+        let s = self.settings.unwrap_or_default();
+        let changes = NamespaceChanges {
+            name,
+            description,
+            password_reset_url: s.password_reset_url.parse(
+                &mut checks,
+                "settings.password_reset_url",
+                false,
+                LinkUrl::parse,
+            ),
+            email_verify_url: s.email_verify_url.parse(
+                &mut checks,
+                "settings.email_verify_url",
+                false,
+                LinkUrl::parse,
+            ),
+            mail_from: s
+                .mail_from
+                .parse(&mut checks, "settings.mail_from", false, Email::parse),
+            require_verified_email: s.require_verified_email,
+        };
+        checks.finish()?;
+        Ok(changes)
+    }
+}
+
+#[utoipa::path(patch, path = "/userspaces/{namespace}", tag = "namespaces",
+    params(("namespace" = String, Path, pattern = "^[a-z0-9][a-z0-9_-]{1,49}$")),
+    request_body = UpdateNamespaceBody,
+    security(("operator_key" = []), ("api_key" = [])),
+    responses((status = 200, body = Data<NamespaceView>)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: Json<UpdateNamespaceBody>,
+) -> ApiResult<HttpResponse> {
+    let changes = body.into_inner().validate()?;
+    let namespace = state
+        .namespaces
+        .update(caller.principal(), &path, &changes)
+        .await?;
     Ok(render::ok(NamespaceView::from(namespace)))
 }
 

@@ -80,27 +80,7 @@ impl Harness {
             Backend::Postgres => fresh_postgres().await,
         };
         let uploads = tempfile::tempdir().expect("temp uploads dir");
-        let mut vars: Vec<(String, String)> = vec![
-            (
-                "USER_SERVICE__STORAGE__LOCAL_ROOT".into(),
-                uploads.path().display().to_string(),
-            ),
-            ("USER_SERVICE__AUTH__BCRYPT_COST".into(), "4".into()),
-            ("USER_SERVICE__RATE_LIMIT__ENABLED".into(), "false".into()),
-            (
-                "USER_SERVICE__AUTH__JWT_SECRET".into(),
-                "test-secret-that-is-long-enough".into(),
-            ),
-        ];
-        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let dir = tempfile::tempdir().expect("temp config dir");
-        let lookup = vars.clone();
-        let settings = Settings::load_from(
-            dir.path(),
-            move |k| lookup.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
-            vars,
-        )
-        .expect("test settings load");
+        let settings = Settings::for_tests(uploads.path(), env).expect("test settings load");
         let clock = std::sync::Arc::new(ManualClock::new());
         let state = Wiring::build_with_clock(settings, db.database().clone(), clock.clone())
             .expect("state builds")
@@ -182,20 +162,14 @@ impl Harness {
 }
 
 /// Instantiates each named test (an `async fn(Harness)` in scope) on SQLite and on PostgreSQL,
-/// optionally with settings (`env: &[(name, value)]; tests...`) on top of the test defaults.
+/// optionally with settings (`env: &[(name, value)]; tests...`) on top of the test defaults: the
+/// project's one both-backends macro, on actix's test runtime.
 #[macro_export]
 macro_rules! on_both {
     (env: $env:expr; $($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[actix_web::test]
-            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Sqlite, $env).await).await })*
-        }
-        mod postgres {
-            $(#[actix_web::test]
-            async fn $name() { super::$name(super::common::Harness::new(super::common::Backend::Postgres, $env).await).await })*
-        }
+        user_service_db::on_both!(#[actix_web::test] env: $env; $($name),*);
     };
     ($($name:ident),* $(,)?) => {
-        $crate::on_both!(env: &[]; $($name),*);
+        user_service_db::on_both!(#[actix_web::test] $($name),*);
     };
 }

@@ -1,7 +1,7 @@
 //! Adapters of domain ports that need the async runtime or an outside system, so cannot live in
 //! the domain: the bcrypt pool, image processing, avatar storage selection, the rate-limit
-//! counters (in process, Redis, and the failover between them), the Prometheus registry and key
-//! generation on the blocking pool.
+//! counters (in process, Redis, and the failover between them), the Prometheus registry, key
+//! generation on the blocking pool, and the mail transports with the outbox sender's loop.
 
 pub mod avatar_storage;
 pub mod bcrypt_hasher;
@@ -9,6 +9,7 @@ pub mod failover;
 pub mod image_decode;
 pub mod images;
 pub mod key_generator;
+pub mod mail;
 pub mod memory_store;
 pub mod prometheus;
 pub mod redis_store;
@@ -22,6 +23,7 @@ pub use bcrypt_hasher::BcryptHasher;
 pub use failover::{FailoverStore, FallbackSignals};
 pub use images::{BlockingImageProcessor, ImageRules};
 pub use key_generator::BlockingKeyGenerator;
+pub use mail::{LogTransport, SmtpTransport, open_transport, spawn_sender};
 pub use memory_store::MemoryStore;
 pub use prometheus::PrometheusTelemetry;
 pub use redis_store::RedisStore;

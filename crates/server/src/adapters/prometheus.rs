@@ -21,6 +21,7 @@ pub struct PrometheusTelemetry {
     grpc_requests: IntCounterVec,
     grpc_latency: HistogramVec,
     rate_limit_fallback: FallbackSignals,
+    outbox: IntGaugeVec,
     db: Database,
 }
 
@@ -93,8 +94,17 @@ impl PrometheusTelemetry {
             )
             .expect("static metric definition is valid"),
         };
+        let outbox = IntGaugeVec::new(
+            Opts::new(
+                "outbox_mails",
+                "Mails in the outbox by status (queued, sent, failed), as the database counts them",
+            ),
+            &["status"],
+        )
+        .expect("static metric definition is valid");
         for c in [
-            Box::new(rate_limit_fallback.calls.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(outbox.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rate_limit_fallback.calls.clone()),
             Box::new(rate_limit_fallback.active.clone()),
             Box::new(requests.clone()),
             Box::new(latency.clone()),
@@ -116,8 +126,14 @@ impl PrometheusTelemetry {
             grpc_requests,
             grpc_latency,
             rate_limit_fallback,
+            outbox,
             db,
         }
+    }
+
+    /// The gauge the outbox sender keeps up to date.
+    pub fn outbox_gauge(&self) -> IntGaugeVec {
+        self.outbox.clone()
     }
 
     /// What the rate-limit store reports while it counts in process.
