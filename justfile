@@ -15,7 +15,8 @@ lint:
 fmt:
     cargo fmt --all
 
-# Load benchmark of the hot paths on SQLite and PostgreSQL; writes bench/results/ (see docs/BENCHMARKS.md).
+# Load benchmark of every hot path on SQLite and PostgreSQL with the fastapi-users peer beside it;
+# requests/s, p50/p99 and CPU per request in bench/results/ (see docs/BENCHMARKS.md).
 bench:
     bash bench/run.sh
 

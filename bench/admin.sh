@@ -61,7 +61,7 @@ RARE=quetzalcoatl
 seed_postgres() {
     local url=$1 n=$2
     psql "$url" -v ON_ERROR_STOP=1 -q <<SQL
-INSERT INTO users (id, namespace, username, username_key, email, email_key, password_hash, full_name,
+INSERT INTO users (id, namespace, username, username_fold, email, email_fold, password_hash, full_name,
                    first_name, last_name, phone, avatar_url, avatar_key, extra, roles, is_active,
                    token_version, created_at, updated_at, deleted_at, search_text)
 SELECT gen_random_uuid()::text, 'bench', 'user' || i, 'user' || i, 'user' || i || '@example.com',
@@ -93,7 +93,7 @@ def rows():
                "{}", '["user"]', 1, 0, f"-{n - i} seconds",
                f"{u} {u} example com {f} {l} {f} {l}".lower())
 db.executemany(
-    "INSERT INTO users (id, namespace, username, username_key, email, email_key, full_name, first_name,"
+    "INSERT INTO users (id, namespace, username, username_fold, email, email_fold, full_name, first_name,"
     " last_name, extra, roles, is_active, token_version, created_at, updated_at, search_text)"
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?, datetime('now', ?), datetime('now'), ?)", rows())
 db.commit()

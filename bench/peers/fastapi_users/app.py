@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.orm import DeclarativeBase
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///./peer.db")
-SECRET = os.environ.get("PEER_SECRET", "benchmark-secret-long-enough")
+SECRET = os.environ.get("PEER_SECRET", "benchmark-secret-long-enough-for-hs256-keys")
 BCRYPT_COST = int(os.environ.get("BCRYPT_COST", "10"))
 
 
