@@ -105,6 +105,24 @@ impl Database {
             .map_err(DomainError::unexpected)?
     }
 
+    /// Runs a short read. On SQLite, when a pooled connection is free at once, it runs on the calling
+    /// worker thread: under WAL a reader never waits for a lock, and the read (a few µs for a row by
+    /// its key) costs less than the hand-off to the blocking pool and back, which was most of the CPU
+    /// of an authenticated request (docs/BENCHMARKS.md). Otherwise, and on PostgreSQL (a network round
+    /// trip must not stall the worker), it is `run`. Only for reads: a write may wait for the lock.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DomainError> + Send + 'static,
+    ) -> Result<T, DomainError> {
+        if self.backend == Backend::Sqlite
+            && let Some(conn) = self.pool.try_get()
+            && !conn.suspect()
+        {
+            return finish(conn, f);
+        }
+        self.run(f).await
+    }
+
     /// Runs `f` with a pooled connection on the calling thread, which may block: for code already on
     /// the blocking pool (the ledger's writers).
     pub(crate) fn run_here<T>(
@@ -134,7 +152,14 @@ fn with_connection<T>(
     pool: &Pool<Manager>,
     f: impl FnOnce(&mut DbConnection) -> Result<T, DomainError>,
 ) -> Result<T, DomainError> {
-    let mut conn = checkout(pool)?;
+    finish(checkout(pool)?, f)
+}
+
+/// Runs `f` on a checked-out connection and keeps the pool's bookkeeping (see `with_connection`).
+fn finish<T>(
+    mut conn: r2d2::PooledConnection<Manager>,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, DomainError>,
+) -> Result<T, DomainError> {
     let result = f(&mut conn);
     if matches!(
         result,

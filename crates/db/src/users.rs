@@ -64,8 +64,9 @@ impl UserRepository for DieselUsers {
 
     async fn get(&self, namespace: &str, id: Uuid) -> DomainResult<Option<User>> {
         let namespace = namespace.to_owned();
+        // Every authenticated request reads its principal here: the cheapest path there is.
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 users::table
                     .filter(users::namespace.eq(namespace))
                     .filter(users::id.eq(id.to_string()))
