@@ -235,6 +235,7 @@ impl Wiring {
             },
             body_timeout_secs: settings.server.body_timeout_secs,
             avatar_max_bytes: settings.avatar.max_bytes,
+            default_namespace: settings.auth.default_namespace(),
         };
         let auth = Arc::new(match &login_throttle {
             Some(t) => auth.with_throttle(t.clone()),
