@@ -27,6 +27,7 @@ pub fn build_app(
     >,
 > {
     let cors = cors(&state.settings.cors);
+    let doc = openapi::document(&state.settings.default_namespace);
     App::new()
         .app_data(web::Data::new(state))
         .app_data(extract::json_config())
@@ -35,7 +36,7 @@ pub fn build_app(
         .app_data(web::PayloadConfig::new(extract::JSON_LIMIT_BYTES))
         .configure(routes::ops::routes)
         .configure(routes::keys::well_known)
-        .configure(openapi::routes)
+        .configure(|cfg| openapi::routes(cfg, doc))
         .service(web::scope("/api/v1").configure(routes::api_v1))
         .configure(routes::seed002)
         .configure(routes::integration)

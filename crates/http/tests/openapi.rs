@@ -332,6 +332,68 @@ async fn success_bodies_are_documented_inside_the_data_wrapper() {
 
 // What schemathesis found, each as a regression test (docs/TESTING.md lists them).
 
+/// A body without `namespace` is 400 unless `auth.default_namespace` is set: the document requires
+/// the field exactly when the service does, so no request it allows is refused for it.
+#[actix_web::test]
+async fn namespace_is_required_in_the_document_unless_a_default_stands_in() {
+    let bodies = ["RegisterBody", "LoginBody", "ResetRequestBody"];
+    let routes = [
+        (
+            "/api/auth/register",
+            json!({"username": "bob", "password": "supersecret123"}),
+            StatusCode::CREATED,
+        ),
+        (
+            "/auth/login",
+            json!({"namespace": null, "username": "bob", "password": "supersecret123"}),
+            StatusCode::OK,
+        ),
+        (
+            "/auth/password-reset/request",
+            json!({"email": "bob@example.com"}),
+            StatusCode::ACCEPTED,
+        ),
+    ];
+    let without = Harness::new(Backend::Sqlite, &[]).await;
+    let doc = document(&without).await;
+    for name in bodies {
+        let body = &doc["components"]["schemas"][name];
+        assert!(
+            body["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&json!("namespace"))),
+            "{name}: {body}"
+        );
+        assert_eq!(body["properties"]["namespace"]["type"], "string", "{name}");
+    }
+    for (path, body, _) in &routes {
+        let r = without.post(path, body.clone()).await;
+        r.assert_invalid("namespace", path);
+    }
+
+    let with = Harness::new(Backend::Sqlite, &[("DEFAULT_NAMESPACE", "streamly")]).await;
+    with.namespace("streamly").await;
+    let doc = document(&with).await;
+    for name in bodies {
+        let body = &doc["components"]["schemas"][name];
+        assert!(
+            !body["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&json!("namespace"))),
+            "{name}: {body}"
+        );
+        assert_eq!(
+            body["properties"]["namespace"]["type"],
+            json!(["string", "null"]),
+            "{name}"
+        );
+    }
+    for (path, body, status) in routes {
+        let r = with.post(path, body).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+    }
+}
+
 #[actix_web::test]
 async fn a_json_array_is_not_an_object_body() {
     let h = Harness::new(Backend::Sqlite, &[]).await;
