@@ -53,6 +53,7 @@ impl Store {
             .env("USER_SERVICE_CONFIG_DIR", config_dir())
             .env("DATABASE_URL", self.url())
             .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
+            .env_remove("DEFAULT_NAMESPACE")
             .envs(env.iter().copied())
             .output()
             .await
@@ -125,6 +126,8 @@ impl Server {
                 "USER_SERVICE__EMAIL__OUTBOX_DIR",
                 uploads.path().join("outbox"),
             )
+            // Only a test that sets it gets seed 002's default namespace, whatever the caller's shell has.
+            .env_remove("DEFAULT_NAMESPACE")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -108,6 +108,15 @@ fn role_value() -> Value {
 pub fn namespace_slug() -> RefOr<Schema> {
     schema(namespace_slug_value())
 }
+/// A body's namespace where `auth.default_namespace` stands in for an absent one (API.md 7).
+pub fn namespace_slug_or_default() -> RefOr<Schema> {
+    let mut v = namespace_slug_value();
+    v["description"] = json!(
+        "2-50 of a-z, 0-9, - and _, starting with a letter or digit; when absent or null, the \
+         service's `auth.default_namespace`, and 400 if it has none"
+    );
+    nullable(v)
+}
 pub fn username() -> RefOr<Schema> {
     schema(username_value())
 }
@@ -327,6 +336,7 @@ mod tests {
     fn every_literal_is_a_schema() {
         let all = [
             namespace_slug(),
+            namespace_slug_or_default(),
             username(),
             username_or_empty(),
             email(),

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use user_service_domain::model::DefaultNamespace;
 use user_service_domain::ports::{Clock, DatabaseHealth, Telemetry};
 use user_service_domain::services::{
     AdminService, AuthService, AvatarService, CreditService, EmailService, IdempotencyService,
@@ -47,6 +48,8 @@ pub struct HttpSettings {
     pub body_timeout_secs: u64,
     /// The largest avatar upload accepted.
     pub avatar_max_bytes: usize,
+    /// The namespace of a body that names none (`auth.default_namespace`, API.md 7).
+    pub default_namespace: DefaultNamespace,
 }
 
 #[derive(Debug, Clone, Default)]

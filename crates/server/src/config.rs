@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use user_service_domain::model::{
-    ExternalIssuer, ExternalIssuers, NamespaceSlug, SigningAlgorithm,
+    DefaultNamespace, ExternalIssuer, ExternalIssuers, NamespaceSlug, SigningAlgorithm,
 };
 
 /// The JWT secret used when none is configured. The production profile refuses to start with it.
@@ -80,6 +80,9 @@ pub struct AuthSettings {
     pub key_secret: String,
     /// How often an instance reloads the signing keys, picking up rotations made elsewhere (1-60).
     pub key_refresh_secs: u64,
+    /// The namespace of a register, login or password-reset body that names none (API.md 7);
+    /// empty: such a body is 400.
+    pub default_namespace: String,
     /// Trusted identity providers (API.md 7): a list of tables in a file, or the same list as JSON
     /// in `USER_SERVICE__AUTH__EXTERNAL_ISSUERS` (an environment variable holds only text).
     #[serde(default, deserialize_with = "list_or_json")]
@@ -166,6 +169,11 @@ impl AuthSettings {
     /// `auth.signing`, checked by `Settings::load`.
     pub fn signing_algorithm(&self) -> SigningAlgorithm {
         SigningAlgorithm::parse(&self.signing).unwrap_or(SigningAlgorithm::Hs256)
+    }
+
+    /// `auth.default_namespace`, checked by `Settings::load`.
+    pub fn default_namespace(&self) -> DefaultNamespace {
+        DefaultNamespace::new(NamespaceSlug::parse(&self.default_namespace).ok())
     }
 }
 
@@ -279,6 +287,7 @@ const PLAIN_NAMES: &[(&str, &str)] = &[
     ("ADMIN_API_KEY", "admin.api_key"),
     ("BCRYPT_COST", "auth.bcrypt_cost"),
     ("SMTP_URL", "email.smtp.url"),
+    ("DEFAULT_NAMESPACE", "auth.default_namespace"),
 ];
 
 const LIST_KEYS: &[&str] = &[
@@ -404,6 +413,14 @@ impl Settings {
                 "auth.signing must be hs256, eddsa or rs256".into(),
             ));
         };
+        // A typo here would otherwise only show as every seed 002 request failing.
+        if !self.auth.default_namespace.is_empty()
+            && let Err(rule) = NamespaceSlug::parse(&self.auth.default_namespace)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "auth.default_namespace (DEFAULT_NAMESPACE) {rule}"
+            )));
+        }
         if !(1..=60).contains(&self.auth.key_refresh_secs) {
             return Err(ConfigError::Invalid(
                 "auth.key_refresh_secs must be between 1 and 60".into(),
@@ -522,6 +539,7 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
         .set_default("auth.signing", "hs256")?
         .set_default("auth.key_secret", DEV_KEY_SECRET)?
         .set_default("auth.key_refresh_secs", 30)?
+        .set_default("auth.default_namespace", "")?
         .set_default("admin.api_key", "")?
         .set_default("avatar.max_bytes", 1_048_576)?
         .set_default("avatar.max_side_px", 4096)?
@@ -652,6 +670,32 @@ mod tests {
             "another-real-secret-of-production-length",
         ));
         assert!(load(&eddsa).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn default_namespace_is_empty_by_default_and_follows_default_namespace()
+    -> Result<(), ConfigError> {
+        assert_eq!(
+            load(&[])?.auth.default_namespace(),
+            DefaultNamespace::default()
+        );
+        let streamly = NamespaceSlug::parse("streamly").map_err(ConfigError::Invalid)?;
+        let s = load(&[("DEFAULT_NAMESPACE", "streamly")])?;
+        assert_eq!(s.auth.default_namespace().get(), Some(&streamly));
+        let s = load(&[
+            ("DEFAULT_NAMESPACE", "other"),
+            ("USER_SERVICE__AUTH__DEFAULT_NAMESPACE", "streamly"),
+        ])?;
+        assert_eq!(s.auth.default_namespace().get(), Some(&streamly));
+        let err = load(&[("DEFAULT_NAMESPACE", "Streamly App")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("auth.default_namespace")),
+            "{err:?}"
+        );
         Ok(())
     }
 

@@ -238,6 +238,7 @@ impl Wiring {
             },
             body_timeout_secs: settings.server.body_timeout_secs,
             avatar_max_bytes: settings.avatar.max_bytes,
+            default_namespace: settings.auth.default_namespace(),
         };
         let identities = Arc::new(
             IdentityService::new(

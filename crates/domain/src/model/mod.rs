@@ -38,7 +38,8 @@ pub use ledger::{
     ConsumeCredits, CreditTransaction, NewTransaction, RechargeCredits, TransactionType,
 };
 pub use namespace::{
-    LinkUrl, Namespace, NamespaceChanges, NamespaceSettings, NamespaceSlug, link_with_token,
+    DefaultNamespace, LinkUrl, Namespace, NamespaceChanges, NamespaceSettings, NamespaceSlug,
+    link_with_token,
 };
 pub use number::Count;
 pub use page::{PageRequest, Paged};

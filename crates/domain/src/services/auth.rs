@@ -144,13 +144,14 @@ impl AuthService {
     /// Every failure is the same `InvalidCredentials` after the same amount of hashing work: unknown
     /// namespace, unknown user, account without password, wrong password, inactive account. The
     /// attempt is throttled per account (whichever name found it) and per client address `ip`.
+    /// Answers the account with its pair: seed 002's clients read the user from a login (API.md 7).
     pub async fn login(
         &self,
         namespace: &str,
         login: LoginName,
         password: &str,
         ip: &str,
-    ) -> DomainResult<TokenPair> {
+    ) -> DomainResult<(User, TokenPair)> {
         let user = match NamespaceSlug::parse(namespace) {
             Ok(ns) => self.users.find_live(ns.as_str(), &login).await?,
             Err(_) => None,
@@ -172,7 +173,7 @@ impl AuthService {
             hash,
         )
         .await?;
-        let user = match user {
+        let mut user = match user {
             Some(u) if ok && u.can_authenticate() => u,
             _ => return Err(DomainError::InvalidCredentials),
         };
@@ -195,9 +196,13 @@ impl AuthService {
             self.users
                 .set_password_hash(&user.namespace, user.id, &new_hash, false, now)
                 .await?;
+            user.updated_at = now;
+            user.password_hash = Some(new_hash);
         }
-        self.issue_pair(&user, user.token_version, self.ids.new_id(), now)
-            .await
+        let pair = self
+            .issue_pair(&user, user.token_version, self.ids.new_id(), now)
+            .await?;
+        Ok((user, pair))
     }
 
     /// Rotates a refresh token. Whether it may (live, or spent within the leeway; its family not
