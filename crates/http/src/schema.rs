@@ -10,6 +10,7 @@
 
 use serde_json::{Value, json};
 use user_service_domain::model::Count;
+use utoipa::openapi::Required;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{RefOr, Schema};
 
@@ -291,6 +292,40 @@ impl utoipa::IntoParams for IdempotencyKeyHeader {
                 .build(),
         ]
     }
+}
+
+/// The `{user_id}` of the per-user routes.
+pub struct UserIdParam;
+/// The `{id}` of the admin user routes.
+pub struct IdParam;
+
+impl utoipa::IntoParams for UserIdParam {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![user_path_param("user_id")]
+    }
+}
+
+impl utoipa::IntoParams for IdParam {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![user_path_param("id")]
+    }
+}
+
+/// A path parameter naming a user: our id, or a linked external subject (API.md 7).
+fn user_path_param(name: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(
+            "the user's id (a UUID), or, in a namespace with external issuers, the URL-encoded \
+             subject (`sub`) of an identity linked to a user of the caller's namespace \
+             (`auth0%7C123456`); elsewhere anything but a UUID is 400",
+        ))
+        .schema(Some(schema(json!({
+            "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"
+        }))))
+        .build()
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use user_service_domain::model::DefaultNamespace;
 use user_service_domain::ports::{Clock, DatabaseHealth, Telemetry};
 use user_service_domain::services::{
     AdminService, AuthService, AvatarService, CreditService, EmailService, IdempotencyService,
-    NamespaceService, ProfileService, RateLimiter, SessionService, SigningKeyService, UsageService,
+    IdentityService, NamespaceService, ProfileService, RateLimiter, SessionService,
+    SigningKeyService, UsageService,
 };
 
 use crate::rate_limit::TrustedProxies;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub usage: Arc<UsageService>,
     pub sessions: Arc<SessionService>,
     pub idempotency: Arc<IdempotencyService>,
+    /// External issuers' users, and paths naming a user by an external subject.
+    pub identities: Arc<IdentityService>,
     pub avatars: Arc<AvatarService>,
     /// The keys tokens are signed with, loaded (`start`) by the composition root before serving.
     pub signing_keys: Arc<SigningKeyService>,

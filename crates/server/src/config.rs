@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use user_service_domain::model::{DefaultNamespace, NamespaceSlug, SigningAlgorithm};
+use user_service_domain::model::{
+    DefaultNamespace, ExternalIssuer, ExternalIssuers, NamespaceSlug, SigningAlgorithm,
+};
 
 /// The JWT secret used when none is configured. The production profile refuses to start with it.
 pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-change-me";
@@ -81,9 +83,89 @@ pub struct AuthSettings {
     /// The namespace of a register, login or password-reset body that names none (API.md 7);
     /// empty: such a body is 400.
     pub default_namespace: String,
+    /// Trusted identity providers (API.md 7): a list of tables in a file, or the same list as JSON
+    /// in `USER_SERVICE__AUTH__EXTERNAL_ISSUERS` (an environment variable holds only text).
+    #[serde(default, deserialize_with = "list_or_json")]
+    pub external_issuers: Vec<ExternalIssuerSettings>,
+}
+
+/// One trusted identity provider (API.md 7, docs/CONFIGURATION.md).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalIssuerSettings {
+    /// The `iss` its tokens carry, exactly.
+    pub issuer: String,
+    /// Its key set; `{issuer}/.well-known/jwks.json` when unset.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// The `aud` its tokens must name; unchecked when unset.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The namespace its users belong to.
+    pub namespace: String,
+    /// The claim new users' usernames come from; the `sub` when unset.
+    #[serde(default)]
+    pub username_claim: Option<String>,
+    /// The claim new users' emails come from (when `email_verified`); `email` when unset.
+    #[serde(default)]
+    pub email_claim: Option<String>,
+}
+
+impl ExternalIssuerSettings {
+    /// Where its keys are.
+    pub fn jwks_url(&self) -> String {
+        self.jwks_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/.well-known/jwks.json",
+                self.issuer.trim_end_matches('/')
+            )
+        })
+    }
+
+    /// What the domain's rules need of it.
+    pub fn rules(&self) -> ExternalIssuer {
+        let some = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        ExternalIssuer {
+            issuer: self.issuer.clone(),
+            audience: some(&self.audience),
+            namespace: self.namespace.clone(),
+            username_claim: some(&self.username_claim),
+            email_claim: some(&self.email_claim),
+        }
+    }
+}
+
+fn list_or_json<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ExternalIssuerSettings>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<ExternalIssuerSettings>),
+        Json(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::List(list) => Ok(list),
+        Raw::Json(text) if text.trim().is_empty() => Ok(Vec::new()),
+        Raw::Json(text) => serde_json::from_str(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "auth.external_issuers must be a JSON list of issuers: {e}"
+            ))
+        }),
+    }
 }
 
 impl AuthSettings {
+    /// The external issuers as the domain knows them, checked by `Settings::load`.
+    pub fn external_issuers(&self) -> Result<ExternalIssuers, String> {
+        ExternalIssuers::new(
+            self.external_issuers
+                .iter()
+                .map(ExternalIssuerSettings::rules)
+                .collect(),
+        )
+    }
+
     /// `auth.signing`, checked by `Settings::load`.
     pub fn signing_algorithm(&self) -> SigningAlgorithm {
         SigningAlgorithm::parse(&self.signing).unwrap_or(SigningAlgorithm::Hs256)
@@ -291,6 +373,30 @@ impl Settings {
         )
     }
 
+    fn validate_external_issuers(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(format!("auth.external_issuers: {m}")));
+        for i in &self.auth.external_issuers {
+            if i.issuer.trim().is_empty() {
+                return invalid("an issuer needs its `issuer`".into());
+            }
+            // Our own tokens are told from theirs by `iss`.
+            if i.issuer == self.auth.issuer {
+                return invalid(format!("'{}' is auth.issuer, the service's own", i.issuer));
+            }
+            if NamespaceSlug::parse(&i.namespace).is_err() {
+                return invalid(format!("'{}' has no valid namespace", i.issuer));
+            }
+            let url = i.jwks_url();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return invalid(format!(
+                    "the key set of '{}' must be an http(s) URL (jwks_url), not '{url}'",
+                    i.issuer
+                ));
+            }
+        }
+        self.auth.external_issuers().map(|_| ()).or_else(invalid)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(ConfigError::Invalid(
@@ -352,6 +458,7 @@ impl Settings {
                 ));
             }
         }
+        self.validate_external_issuers()?;
         match self.email.transport.as_str() {
             "log" => {}
             "smtp" if self.email.smtp.url.is_empty() => {

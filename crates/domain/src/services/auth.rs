@@ -16,7 +16,8 @@ use crate::ports::{
     Clock, IdGenerator, LoginName, NamespaceRepository, PasswordHasher, RefreshTokenRepository,
     UserRepository,
 };
-use crate::services::login_throttle::{Account, LoginThrottle, check_password};
+use crate::services::identities::IdentityService;
+use crate::services::login_throttle::{Account, LoginThrottle, check_password, confirm_password};
 use crate::services::mail::Mailer;
 use crate::tokens::{AccessTokens, hash_secret, secrets_equal};
 
@@ -59,6 +60,8 @@ pub struct AuthService {
     throttle: Option<Arc<LoginThrottle>>,
     /// Queues the verification mail of a registration with an email; `None` sends none.
     mailer: Option<Arc<Mailer>>,
+    /// Bearer tokens of trusted external issuers; `None` accepts only ours.
+    identities: Option<Arc<IdentityService>>,
 }
 
 impl AuthService {
@@ -85,7 +88,14 @@ impl AuthService {
             policy,
             throttle: None,
             mailer: None,
+            identities: None,
         }
+    }
+
+    /// Accepts bearer tokens of the external issuers `identities` trusts, too.
+    pub fn with_identities(mut self, identities: Arc<IdentityService>) -> Self {
+        self.identities = Some(identities);
+        self
     }
 
     /// Registrations with an email get a verification mail.
@@ -271,18 +281,15 @@ impl AuthService {
         new: Password,
         ip: &str,
     ) -> DomainResult<TokenPair> {
-        if !check_password(
+        confirm_password(
             self.throttle.as_deref(),
             self.hasher.as_ref(),
-            Account::of(user),
+            user,
             ip,
             current,
-            user.password_hash.as_deref(),
+            "current_password",
         )
-        .await?
-        {
-            return Err(DomainError::WrongPassword);
-        }
+        .await?;
         self.replace_password(user, new).await
     }
 
@@ -347,6 +354,11 @@ impl AuthService {
     }
 
     async fn user_for_access_token(&self, token: &str) -> DomainResult<User> {
+        if let Some(identities) = &self.identities
+            && let Some(user) = identities.authenticate(token, self.access.issuer()).await?
+        {
+            return Ok(user);
+        }
         let claims = self.access.verify(token, self.clock.now())?;
         match self.users.get(&claims.namespace, claims.sub).await? {
             Some(u) if u.can_authenticate() && u.token_version == claims.ver => Ok(u),
