@@ -37,6 +37,9 @@ pub struct Framer {
     state: State,
     /// Head bytes held back until the head is complete.
     head: Vec<u8>,
+    /// Where the held head's first byte other than CR and LF is, once it has come: empty lines
+    /// before a request line are allowed (RFC 9112 2.2) and do not end it.
+    content_at: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -91,7 +94,16 @@ impl Framer {
                     input = &[];
                     // A head can only end at a blank line: parse only when one has arrived, so a
                     // head sent a byte at a time is not parsed again at every byte.
-                    if !ends_a_head(&self.head, seen) {
+                    if self.content_at.is_none() {
+                        self.content_at = self.head[seen..]
+                            .iter()
+                            .position(|&b| b != b'\r' && b != b'\n')
+                            .map(|i| seen + i);
+                    }
+                    let ends = self
+                        .content_at
+                        .is_some_and(|at| ends_a_head(&self.head, seen.saturating_sub(3).max(at)));
+                    if !ends {
                         if self.head.len() >= MAX_HEAD_BYTES {
                             return Err(Fault::HeadTooLarge);
                         }
@@ -107,6 +119,7 @@ impl Framer {
                     out.extend_from_slice(&self.head[..len]);
                     let rest = self.head.split_off(len);
                     self.head.clear();
+                    self.content_at = None;
                     self.state = next;
                     return Ok((!rest.is_empty()).then_some(rest));
                 }
@@ -151,13 +164,16 @@ impl Framer {
     }
 }
 
-/// Whether a blank line ends `buf`, looking only at what arrived after `seen` bytes.
-fn ends_a_head(buf: &[u8], seen: usize) -> bool {
-    let from = seen.saturating_sub(3);
-    buf[from..]
-        .windows(2)
-        .enumerate()
-        .any(|(i, w)| w == b"\n\n" || (w == b"\r\n" && i + from >= 1 && buf[i + from - 1] == b'\n'))
+/// Whether `buf` holds a blank line whose line break begins at or after `from`.
+fn ends_a_head(buf: &[u8], from: usize) -> bool {
+    (from..buf.len()).any(|i| {
+        buf[i] == b'\n'
+            && match buf.get(i + 1) {
+                Some(b'\n') => true,
+                Some(b'\r') => buf.get(i + 2) == Some(&b'\n'),
+                _ => false,
+            }
+    })
 }
 
 /// A complete head's length and the state after it; `None` while it is incomplete.
@@ -431,6 +447,21 @@ mod tests {
         let req: &[u8] =
             b"POST /a HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\x00\x01";
         assert_eq!(run(&[req]), (req.to_vec(), Ok(())));
+    }
+
+    #[test]
+    fn empty_lines_before_a_request_line_do_not_end_its_head() {
+        let input: &[u8] = b"\r\n\r\nc1c1\r\n";
+        let whole = run(&[input]);
+        assert_eq!(
+            whole,
+            (Vec::new(), Ok(())),
+            "still waiting for the head's end"
+        );
+        let bytewise: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run(&bytewise), whole);
+        let valid = [&b"\r\n\n"[..], GET].concat();
+        assert_eq!(run(&[&valid]), (valid.clone(), Ok(())));
     }
 
     #[test]
