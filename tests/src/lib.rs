@@ -13,6 +13,7 @@ use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 pub use reqwest::StatusCode;
 
 pub mod browser;
+pub mod jose;
 pub mod smtp;
 pub mod tokens;
 
@@ -52,6 +53,7 @@ impl Store {
             .env("USER_SERVICE_CONFIG_DIR", config_dir())
             .env("DATABASE_URL", self.url())
             .env("JWT_SECRET_KEY", "e2e-secret-that-is-long-enough")
+            .env_remove("DEFAULT_NAMESPACE")
             .envs(env.iter().copied())
             .output()
             .await
@@ -124,6 +126,8 @@ impl Server {
                 "USER_SERVICE__EMAIL__OUTBOX_DIR",
                 uploads.path().join("outbox"),
             )
+            // Only a test that sets it gets seed 002's default namespace, whatever the caller's shell has.
+            .env_remove("DEFAULT_NAMESPACE")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -189,6 +193,23 @@ impl Server {
         read(res).await
     }
 
+    /// The value of one series of `/metrics` (`name{label="value"}`), when it is there.
+    pub async fn metric(&self, series: &str) -> Option<i64> {
+        let body = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        let prefix = format!("{series} ");
+        body.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
     /// The server's process id: to signal it, or read its memory use from `/proc`.
     pub fn pid(&self) -> u32 {
         self.child.id().expect("the server is running")
@@ -230,6 +251,27 @@ pub async fn read(res: reqwest::Response) -> (StatusCode, Value) {
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     };
     (status, body)
+}
+
+/// The system `python3` can import `httpx`, which the seed 003 clients (`python/seed003_clients.py`)
+/// need; installed here when missing, so their tests run on a fresh machine.
+pub fn ensure_httpx() {
+    // Both backends' tests run in this process at once: one pip at a time.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import httpx"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        let installed = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "httpx"])
+            .status()
+            .expect("python3 -m pip runs");
+        assert!(installed.success(), "pip install httpx failed");
+    }
 }
 
 pub fn text(v: &Value) -> String {

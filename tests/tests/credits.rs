@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use user_service_e2e::{Backend, Server, StatusCode, Store, on_both, text};
+use user_service_e2e::{Backend, Server, StatusCode, Store, ensure_httpx, on_both, text};
 
 const PW: &str = "supersecret123";
 
@@ -498,26 +498,6 @@ async fn two_instances_on_one_database_keep_the_ledger(backend: Backend) {
     mixed_storm(&servers, &t).await;
     for s in servers {
         s.stop().await;
-    }
-}
-
-/// The clients need httpx; installed here when missing, so the test runs on a fresh machine.
-fn ensure_httpx() {
-    // Both backends' tests run in this process at once: one pip at a time.
-    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = INSTALL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let has = std::process::Command::new("python3")
-        .args(["-c", "import httpx"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has {
-        let installed = std::process::Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "httpx"])
-            .status()
-            .expect("python3 -m pip runs");
-        assert!(installed.success(), "pip install httpx failed");
     }
 }
 

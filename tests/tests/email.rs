@@ -74,19 +74,8 @@ fn token_of(link: &str) -> String {
 }
 
 async fn metric(s: &Server, status: &str) -> Option<i64> {
-    let body = s
-        .client
-        .get(s.url("/metrics"))
-        .send()
+    s.metric(&format!("outbox_mails{{status=\"{status}\"}}"))
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics body");
-    let prefix = format!("outbox_mails{{status=\"{status}\"}} ");
-    body.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Waits until `/metrics` shows the outbox counts (they are refreshed after each delivery round).

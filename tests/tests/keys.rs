@@ -213,14 +213,19 @@ async fn the_verify_crate_follows_a_rotation(backend: Backend, signing: &str) {
             claims.namespace.as_str(),
             claims.username.as_str(),
             claims.roles.clone(),
-            claims.issuer.as_str()
+            claims.issuer.as_str(),
+            claims.tenant_id.as_deref(),
+            claims.email.as_deref(),
         ),
         (
             user_id.clone(),
             "shop",
             "alice",
             vec!["user".to_owned()],
-            issuer.as_str()
+            issuer.as_str(),
+            Some("shop"),
+            // Alice registered without one.
+            None,
         )
     );
     assert!(claims.expires_at > claims.issued_at);

@@ -159,7 +159,7 @@ pub async fn run(url: &str) -> Result<Outcome, Box<dyn Error>> {
         "registered {}/{} as {}",
         user.namespace, user.username, user.id
     );
-    let pair = auth
+    let (_, pair) = auth
         .login(
             "shop",
             LoginName::username("alice"),

@@ -219,6 +219,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// An external issuer's subject linked to a user (`namespace` is the user's).
+    identity_links (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        user_id -> Text,
+        namespace -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> namespaces (namespace));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
@@ -237,4 +248,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_tokens,
     outbox,
     signing_keys,
+    identity_links,
 );

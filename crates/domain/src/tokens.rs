@@ -74,6 +74,8 @@ impl AccessTokens {
             jti,
             iss: self.issuer.clone(),
             ver: token_version,
+            email: user.email.clone(),
+            tenant_id: user.namespace.clone(),
         };
         let mut header = Header::new(active.algorithm.jwt());
         header.kid = active.kid.clone();
@@ -173,6 +175,8 @@ mod tests {
             jti: Uuid::nil(),
             iss: "user-service".into(),
             ver: 3,
+            email: None,
+            tenant_id: u.namespace.clone(),
         };
         let jwt = encode(
             &Header::new(Algorithm::HS256),
@@ -220,6 +224,58 @@ mod tests {
             tokens.verify("not.a.jwt", t0),
             Err(DomainError::TokenInvalid)
         ));
+        Ok(())
+    }
+
+    /// The payload as a downstream service reads it: the JSON object, not our struct.
+    fn payload(jwt: &str) -> serde_json::Value {
+        use base64::Engine as _;
+        let part = jwt.split('.').nth(1).unwrap_or_default();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or_default()
+    }
+
+    #[test]
+    fn email_is_claimed_when_the_user_has_one_and_tenant_id_always() -> DomainResult<()> {
+        let tokens = AccessTokens::new(b"secret", "user-service", 900);
+        let mut u = user();
+        let without = tokens.issue(&u, 3, Uuid::nil(), u.created_at)?;
+        let p = payload(&without);
+        assert_eq!(p["tenant_id"], "shop");
+        assert_eq!(p["namespace"], "shop");
+        assert!(p.get("email").is_none(), "{p}");
+        let claims = tokens.verify(&without, u.created_at)?;
+        assert_eq!((claims.email, claims.tenant_id.as_str()), (None, "shop"));
+
+        u.email = Some("alice@example.com".into());
+        let with = tokens.issue(&u, 3, Uuid::nil(), u.created_at)?;
+        assert_eq!(payload(&with)["email"], "alice@example.com");
+        let claims = tokens.verify(&with, u.created_at)?;
+        assert_eq!(claims.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(claims.tenant_id, "shop");
+        Ok(())
+    }
+
+    /// A token signed before `email` and `tenant_id` existed stays valid until it expires.
+    #[test]
+    fn tokens_without_the_new_claims_still_verify() -> DomainResult<()> {
+        let tokens = AccessTokens::new(b"secret", "user-service", 900);
+        let u = user();
+        let old = serde_json::json!({
+            "sub": u.id, "namespace": "shop", "username": "alice", "roles": ["user"],
+            "iat": u.created_at.timestamp(), "exp": u.created_at.timestamp() + 900,
+            "jti": Uuid::nil(), "iss": "user-service", "ver": 3,
+        });
+        let jwt = encode(
+            &Header::new(Algorithm::HS256),
+            &old,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .map_err(DomainError::unexpected)?;
+        let claims = tokens.verify(&jwt, u.created_at)?;
+        assert_eq!((claims.sub, claims.ver, claims.email), (u.id, 3, None));
         Ok(())
     }
 

@@ -2,11 +2,9 @@
 //! method and renders the result. Who may do what is the domain's decision, as over HTTP.
 
 use tonic::{Request, Response, Status};
-use user_service_domain::DomainError;
 use user_service_domain::model::{Change, Checks, ProfileInput, SearchQuery};
 use user_service_domain::ports::UserFilter;
 use user_service_domain::services::{UserUpdate, check_request_tenant};
-use uuid::Uuid;
 
 use crate::convert;
 use crate::pb::user_service_server::UserService;
@@ -28,10 +26,6 @@ impl UserApi {
     }
 }
 
-fn user_id(raw: &str) -> Result<Uuid, DomainError> {
-    Uuid::parse_str(raw).map_err(|_| DomainError::field("user_id", "must be a UUID"))
-}
-
 /// An empty string in `UpdateUser` leaves the field alone (API.md 6), as absent does.
 fn change(v: Option<String>) -> Change<String> {
     v.filter(|s| !s.is_empty())
@@ -44,11 +38,14 @@ impl UserService for UserApi {
         &self,
         req: Request<GetUserRequest>,
     ) -> Result<Response<GetUserResponse>, Status> {
-        let admin = &self.state.admin;
+        let (admin, identities) = (&self.state.admin, &self.state.identities);
         self.state
             .call("/user.UserService/GetUser", req, async |caller, m| {
                 check_request_tenant(&caller, &m.tenant_id)?;
-                let user = admin.get(&caller, user_id(&m.user_id)?).await?;
+                let id = identities
+                    .resolve_user(&caller, &m.user_id, "user_id")
+                    .await?;
+                let user = admin.get(&caller, id).await?;
                 Ok(GetUserResponse {
                     user: Some(convert::user(user)),
                 })
@@ -103,11 +100,13 @@ impl UserService for UserApi {
         &self,
         req: Request<UpdateUserRequest>,
     ) -> Result<Response<UpdateUserResponse>, Status> {
-        let admin = &self.state.admin;
+        let (admin, identities) = (&self.state.admin, &self.state.identities);
         self.state
             .call("/user.UserService/UpdateUser", req, async |caller, m| {
                 check_request_tenant(&caller, &m.tenant_id)?;
-                let id = user_id(&m.user_id)?;
+                let id = identities
+                    .resolve_user(&caller, &m.user_id, "user_id")
+                    .await?;
                 let mut checks = Checks::new();
                 // The avatar is the one the user uploads (API.md 2.3); a URL from a client is
                 // never stored in its place.
@@ -143,11 +142,14 @@ impl UserService for UserApi {
         &self,
         req: Request<DeleteUserRequest>,
     ) -> Result<Response<DeleteUserResponse>, Status> {
-        let admin = &self.state.admin;
+        let (admin, identities) = (&self.state.admin, &self.state.identities);
         self.state
             .call("/user.UserService/DeleteUser", req, async |caller, m| {
                 check_request_tenant(&caller, &m.tenant_id)?;
-                admin.delete(&caller, user_id(&m.user_id)?).await?;
+                let id = identities
+                    .resolve_user(&caller, &m.user_id, "user_id")
+                    .await?;
+                admin.delete(&caller, id).await?;
                 Ok(DeleteUserResponse {
                     message: "User deleted successfully".into(),
                 })

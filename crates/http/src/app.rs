@@ -38,6 +38,7 @@ pub fn build_app(
         .configure(routes::keys::well_known)
         .configure(openapi::routes)
         .service(web::scope("/api/v1").configure(routes::api_v1))
+        .configure(routes::seed002)
         .configure(routes::integration)
         .configure(routes::uploads::routes)
         .default_service(web::to(not_found))

@@ -36,7 +36,7 @@ use crate::routes::{
         keys::jwks, keys::discovery, keys::rotate,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&Security, &CommonResponses, &LoginName),
+    modifiers(&Security, &Seed002Paths, &CommonResponses, &LoginName),
     tags((name = "namespaces"), (name = "auth"), (name = "users"), (name = "admin"), (name = "operations"),
          (name = "credits"), (name = "usage"), (name = "sessions"), (name = "keys"))
 )]
@@ -198,6 +198,60 @@ impl Modify for CommonResponses {
                         });
                 }
             }
+        }
+    }
+}
+
+/// Seed 002's paths (`routes::seed002`): the operations of the integration routes they share a
+/// handler with, under the paths seed 002's clients call, each with an operation id of its own.
+struct Seed002Paths;
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
+}
+
+/// `(seed 002 path, integration path, method, operation id)`: only the methods seed 002 calls.
+const SEED002: [(&str, &str, Verb, &str); 3] = [
+    (
+        "/api/auth/register",
+        "/auth/register",
+        Verb::Post,
+        "seed002_register",
+    ),
+    (
+        "/api/auth/login",
+        "/auth/login",
+        Verb::Post,
+        "seed002_login",
+    ),
+    ("/api/auth/me", "/users/me", Verb::Get, "seed002_me"),
+];
+
+impl Modify for Seed002Paths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, shared, verb, operation_id) in SEED002 {
+            let Some(item) = openapi.paths.paths.get(shared) else {
+                continue;
+            };
+            let source = match verb {
+                Verb::Get => &item.get,
+                Verb::Post => &item.post,
+            };
+            let Some(mut op) = source.clone() else {
+                continue;
+            };
+            op.operation_id = Some(operation_id.to_owned());
+            op.description = Some(format!(
+                "Seed 002's path of `{shared}`, served by the same handler (API.md 7)."
+            ));
+            let mut copy = PathItem::default();
+            *match verb {
+                Verb::Get => &mut copy.get,
+                Verb::Post => &mut copy.post,
+            } = Some(op);
+            openapi.paths.paths.insert(path.to_owned(), copy);
         }
     }
 }

@@ -10,6 +10,7 @@
 
 use serde_json::{Value, json};
 use user_service_domain::model::Count;
+use utoipa::openapi::Required;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{RefOr, Schema};
 
@@ -106,6 +107,15 @@ fn role_value() -> Value {
 
 pub fn namespace_slug() -> RefOr<Schema> {
     schema(namespace_slug_value())
+}
+/// A body's namespace where `auth.default_namespace` stands in for an absent one (API.md 7).
+pub fn namespace_slug_or_default() -> RefOr<Schema> {
+    let mut v = namespace_slug_value();
+    v["description"] = json!(
+        "2-50 of a-z, 0-9, - and _, starting with a letter or digit; when absent or null, the \
+         service's `auth.default_namespace`, and 400 if it has none"
+    );
+    nullable(v)
 }
 pub fn username() -> RefOr<Schema> {
     schema(username_value())
@@ -284,6 +294,40 @@ impl utoipa::IntoParams for IdempotencyKeyHeader {
     }
 }
 
+/// The `{user_id}` of the per-user routes.
+pub struct UserIdParam;
+/// The `{id}` of the admin user routes.
+pub struct IdParam;
+
+impl utoipa::IntoParams for UserIdParam {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![user_path_param("user_id")]
+    }
+}
+
+impl utoipa::IntoParams for IdParam {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![user_path_param("id")]
+    }
+}
+
+/// A path parameter naming a user: our id, or a linked external subject (API.md 7).
+fn user_path_param(name: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(
+            "the user's id (a UUID), or, in a namespace with external issuers, the URL-encoded \
+             subject (`sub`) of an identity linked to a user of the caller's namespace \
+             (`auth0%7C123456`); elsewhere anything but a UUID is 400",
+        ))
+        .schema(Some(schema(json!({
+            "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$"
+        }))))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +336,7 @@ mod tests {
     fn every_literal_is_a_schema() {
         let all = [
             namespace_slug(),
+            namespace_slug_or_default(),
             username(),
             username_or_empty(),
             email(),

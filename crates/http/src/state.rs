@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
+use user_service_domain::model::DefaultNamespace;
 use user_service_domain::ports::{Clock, DatabaseHealth, Telemetry};
 use user_service_domain::services::{
     AdminService, AuthService, AvatarService, CreditService, EmailService, IdempotencyService,
-    NamespaceService, ProfileService, RateLimiter, SessionService, SigningKeyService, UsageService,
+    IdentityService, NamespaceService, ProfileService, RateLimiter, SessionService,
+    SigningKeyService, UsageService,
 };
 
 use crate::rate_limit::TrustedProxies;
@@ -23,6 +25,8 @@ pub struct AppState {
     pub usage: Arc<UsageService>,
     pub sessions: Arc<SessionService>,
     pub idempotency: Arc<IdempotencyService>,
+    /// External issuers' users, and paths naming a user by an external subject.
+    pub identities: Arc<IdentityService>,
     pub avatars: Arc<AvatarService>,
     /// The keys tokens are signed with, loaded (`start`) by the composition root before serving.
     pub signing_keys: Arc<SigningKeyService>,
@@ -44,6 +48,8 @@ pub struct HttpSettings {
     pub body_timeout_secs: u64,
     /// The largest avatar upload accepted.
     pub avatar_max_bytes: usize,
+    /// The namespace of a body that names none (`auth.default_namespace`, API.md 7).
+    pub default_namespace: DefaultNamespace,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -7,28 +7,10 @@ use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use common::Harness;
 use serde_json::{Value, json};
-use user_service_db::DieselOutbox;
 use user_service_domain::model::OutboxMail;
-use user_service_domain::ports::{Clock, MailOutbox};
-use uuid::Uuid;
 
 const PASSWORD: &str = "correct horse battery";
 const NEW_PASSWORD: &str = "a brand new secret";
-
-/// Every mail queued since the last call (claimed, so each is read once).
-async fn mails(h: &Harness) -> Vec<OutboxMail> {
-    let now = h.clock.now();
-    let outbox = DieselOutbox::new(h.db.database().clone());
-    let claim = Uuid::now_v7();
-    let claimed = outbox
-        .claim(claim, now, now + chrono::Duration::minutes(5), 100)
-        .await
-        .expect("claim");
-    for m in &claimed {
-        outbox.record_sent(m.id, claim, now).await.expect("record");
-    }
-    claimed
-}
 
 /// The link of a mail, from its text body.
 fn link(mail: &OutboxMail) -> String {
@@ -71,7 +53,7 @@ async fn a_reset_sets_the_password_and_ends_every_other_session(h: Harness) {
     h.namespace("shop").await;
     let registered = register(&h, "shop", "alice", "alice@example.com").await;
     assert_eq!(registered["user"]["email_verified"], false);
-    let verification = mails(&h).await;
+    let verification = h.mails().await;
     assert_eq!(
         verification.len(),
         1,
@@ -87,7 +69,7 @@ async fn a_reset_sets_the_password_and_ends_every_other_session(h: Harness) {
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let accepted = r.body.clone();
-    let sent = mails(&h).await;
+    let sent = h.mails().await;
     assert_eq!(sent.len(), 1);
     let mail = &sent[0].mail;
     assert_eq!(mail.to, "alice@example.com");
@@ -109,7 +91,7 @@ async fn a_reset_sets_the_password_and_ends_every_other_session(h: Harness) {
         let r = h.post("/auth/password-reset/request", body).await;
         assert_eq!((r.status, &r.body), (StatusCode::ACCEPTED, &accepted));
     }
-    assert!(mails(&h).await.is_empty());
+    assert!(h.mails().await.is_empty());
 
     let short = h
         .post(
@@ -179,7 +161,7 @@ async fn a_reset_sets_the_password_and_ends_every_other_session(h: Harness) {
 async fn three_mails_an_hour_per_address_and_purpose_then_silence(h: Harness) {
     h.namespace("shop").await;
     register(&h, "shop", "alice", "alice@example.com").await;
-    mails(&h).await;
+    h.mails().await;
     let mut tokens = Vec::new();
     for n in 0..5 {
         let r = h
@@ -189,7 +171,7 @@ async fn three_mails_an_hour_per_address_and_purpose_then_silence(h: Harness) {
             )
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "request {n}");
-        tokens.extend(mails(&h).await.iter().map(|m| token_of(&link(m))));
+        tokens.extend(h.mails().await.iter().map(|m| token_of(&link(m))));
     }
     assert_eq!(tokens.len(), 3);
     // A newer token replaced the older ones.
@@ -208,7 +190,7 @@ async fn three_mails_an_hour_per_address_and_purpose_then_silence(h: Harness) {
         json!({"namespace": "shop", "email": "alice@example.com"}),
     )
     .await;
-    let later = mails(&h).await;
+    let later = h.mails().await;
     assert_eq!(later.len(), 1);
     h.advance(30 * 60);
     assert_eq!(
@@ -221,7 +203,7 @@ async fn the_verification_link_page_verifies_the_address(h: Harness) {
     h.namespace("shop").await;
     let reg = register(&h, "shop", "bob", "bob@example.com").await;
     let access = reg["access_token"].as_str().unwrap_or_default().to_owned();
-    let sent = mails(&h).await;
+    let sent = h.mails().await;
     let link = link(&sent[0]);
     assert!(
         link.starts_with("http://127.0.0.1:8080/auth/verify-email?token="),
@@ -283,7 +265,7 @@ async fn verification_requests_and_json_confirmation(h: Harness) {
         )
         .await;
     assert_eq!(patched.body["data"]["email_verified"], false);
-    assert_eq!(mails(&h).await.len(), 1);
+    assert_eq!(h.mails().await.len(), 1);
     let r = h
         .send(
             TestRequest::post()
@@ -292,7 +274,7 @@ async fn verification_requests_and_json_confirmation(h: Harness) {
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
-    let sent = mails(&h).await;
+    let sent = h.mails().await;
     assert_eq!(sent.len(), 1);
     let r = h
         .post(
@@ -320,7 +302,7 @@ async fn verification_requests_and_json_confirmation(h: Harness) {
         )
         .await;
     assert_eq!(moved.body["data"]["email_verified"], false);
-    assert_eq!(mails(&h).await[0].mail.to, "carol@elsewhere.example");
+    assert_eq!(h.mails().await[0].mail.to, "carol@elsewhere.example");
 }
 
 async fn namespace_settings_shape_links_and_logins(h: Harness) {
@@ -381,7 +363,7 @@ async fn namespace_settings_shape_links_and_logins(h: Harness) {
     assert_eq!(shown.body["data"]["name"], "The Shop");
 
     register(&h, "shop", "dave", "dave@example.com").await;
-    let verify = mails(&h).await;
+    let verify = h.mails().await;
     assert_eq!(verify[0].mail.from_address, "hello@shop.example");
     assert!(verify[0].mail.subject.contains("The Shop"));
     assert!(link(&verify[0]).starts_with("http://localhost:3000/verified?token="));
@@ -406,7 +388,7 @@ async fn namespace_settings_shape_links_and_logins(h: Harness) {
         json!({"namespace": "shop", "email": "dave@example.com"}),
     )
     .await;
-    let reset = mails(&h).await;
+    let reset = h.mails().await;
     assert!(link(&reset[0]).starts_with("https://shop.example/reset?lang=en&token="));
 
     // Cleared with null.
@@ -424,13 +406,13 @@ async fn namespace_settings_shape_links_and_logins(h: Harness) {
 async fn the_reset_page_sets_the_password_without_javascript(h: Harness) {
     h.namespace("shop").await;
     register(&h, "shop", "erin", "erin@example.com").await;
-    mails(&h).await;
+    h.mails().await;
     h.post(
         "/auth/password-reset/request",
         json!({"namespace": "shop", "email": "erin@example.com"}),
     )
     .await;
-    let token = token_of(&link(&mails(&h).await[0]));
+    let token = token_of(&link(&h.mails().await[0]));
     let page = h
         .send(TestRequest::get().uri(&format!("/auth/password-reset?token={token}")))
         .await;
@@ -504,7 +486,7 @@ async fn admins_may_import_verified_addresses(h: Harness) {
         )
         .await;
     assert_eq!(r.body["data"]["email_verified"], false);
-    assert_eq!(mails(&h).await[0].mail.to, "frank@new.example");
+    assert_eq!(h.mails().await[0].mail.to, "frank@new.example");
 }
 
 on_both!(

@@ -308,8 +308,26 @@ async fn success_bodies_are_documented_inside_the_data_wrapper() {
         doc["components"]["schemas"][&balance]["properties"]["data"]["type"],
         "number"
     );
-    // Token responses are bare, as the integration contract's clients read them.
-    assert_eq!(schema_of("/auth/login", "post", "200"), "TokenResponse");
+    // Token responses are bare, as the integration contract's clients read them; register and
+    // login add the user (seed 002's clients read it from both, API.md 7).
+    for (path, status) in [
+        ("/auth/register", "201"),
+        ("/auth/login", "200"),
+        ("/api/auth/register", "201"),
+        ("/api/auth/login", "200"),
+    ] {
+        assert_eq!(schema_of(path, "post", status), "TokensWithUser", "{path}");
+    }
+    assert_eq!(schema_of("/auth/refresh", "post", "200"), "TokenResponse");
+    assert_eq!(
+        doc["paths"]["/api/auth/me"]["get"]["responses"]["200"],
+        doc["paths"]["/users/me"]["get"]["responses"]["200"]
+    );
+    let with_user = doc["components"]["schemas"]["TokensWithUser"].to_string();
+    assert!(
+        with_user.contains("TokenResponse") && with_user.contains("\"user\""),
+        "{with_user}"
+    );
 }
 
 // What schemathesis found, each as a regression test (docs/TESTING.md lists them).

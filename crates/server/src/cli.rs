@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use user_service_db::Database;
+use user_service_domain::DomainError;
 use user_service_domain::model::{NamespaceSlug, PageRequest, Principal};
 use user_service_domain::services::NewNamespace;
 
@@ -139,6 +140,25 @@ pub async fn run(cli: Cli) -> CliResult {
     }
 }
 
+/// Every seed 002 registration would be 404 `NAMESPACE_NOT_FOUND`: said once at start, with the fix,
+/// rather than discovered from the app. Not fatal, since the namespace may be created later.
+async fn warn_if_default_namespace_is_missing(state: &AppState) {
+    let Some(ns) = state.settings.default_namespace.get() else {
+        return;
+    };
+    if let Err(DomainError::NamespaceNotFound(_)) = state
+        .namespaces
+        .get(Some(&Principal::Operator), ns.as_str())
+        .await
+    {
+        tracing::warn!(
+            namespace = ns.as_str(),
+            "auth.default_namespace names no namespace yet: create it (`user-service userspace create {}`) before clients register",
+            ns.as_str()
+        );
+    }
+}
+
 async fn serve(settings: Settings, db: Database) -> CliResult {
     if settings.operator_key().is_none() {
         tracing::warn!(
@@ -160,6 +180,7 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
     // Before listening: the first key is made here, and a key_secret that cannot open the active
     // key stops the start with a message saying so.
     state.signing_keys.start().await.map_err(with_causes)?;
+    warn_if_default_namespace_is_missing(&state).await;
     let keys = state.signing_keys.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(refresh_every);

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use user_service_domain::model::SigningAlgorithm;
+use user_service_domain::model::{
+    DefaultNamespace, ExternalIssuer, ExternalIssuers, NamespaceSlug, SigningAlgorithm,
+};
 
 /// The JWT secret used when none is configured. The production profile refuses to start with it.
 pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-change-me";
@@ -78,12 +80,100 @@ pub struct AuthSettings {
     pub key_secret: String,
     /// How often an instance reloads the signing keys, picking up rotations made elsewhere (1-60).
     pub key_refresh_secs: u64,
+    /// The namespace of a register, login or password-reset body that names none (API.md 7);
+    /// empty: such a body is 400.
+    pub default_namespace: String,
+    /// Trusted identity providers (API.md 7): a list of tables in a file, or the same list as JSON
+    /// in `USER_SERVICE__AUTH__EXTERNAL_ISSUERS` (an environment variable holds only text).
+    #[serde(default, deserialize_with = "list_or_json")]
+    pub external_issuers: Vec<ExternalIssuerSettings>,
+}
+
+/// One trusted identity provider (API.md 7, docs/CONFIGURATION.md).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalIssuerSettings {
+    /// The `iss` its tokens carry, exactly.
+    pub issuer: String,
+    /// Its key set; `{issuer}/.well-known/jwks.json` when unset.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// The `aud` its tokens must name; unchecked when unset.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The namespace its users belong to.
+    pub namespace: String,
+    /// The claim new users' usernames come from; the `sub` when unset.
+    #[serde(default)]
+    pub username_claim: Option<String>,
+    /// The claim new users' emails come from (when `email_verified`); `email` when unset.
+    #[serde(default)]
+    pub email_claim: Option<String>,
+}
+
+impl ExternalIssuerSettings {
+    /// Where its keys are.
+    pub fn jwks_url(&self) -> String {
+        self.jwks_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/.well-known/jwks.json",
+                self.issuer.trim_end_matches('/')
+            )
+        })
+    }
+
+    /// What the domain's rules need of it.
+    pub fn rules(&self) -> ExternalIssuer {
+        let some = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        ExternalIssuer {
+            issuer: self.issuer.clone(),
+            audience: some(&self.audience),
+            namespace: self.namespace.clone(),
+            username_claim: some(&self.username_claim),
+            email_claim: some(&self.email_claim),
+        }
+    }
+}
+
+fn list_or_json<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ExternalIssuerSettings>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<ExternalIssuerSettings>),
+        Json(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::List(list) => Ok(list),
+        Raw::Json(text) if text.trim().is_empty() => Ok(Vec::new()),
+        Raw::Json(text) => serde_json::from_str(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "auth.external_issuers must be a JSON list of issuers: {e}"
+            ))
+        }),
+    }
 }
 
 impl AuthSettings {
+    /// The external issuers as the domain knows them, checked by `Settings::load`.
+    pub fn external_issuers(&self) -> Result<ExternalIssuers, String> {
+        ExternalIssuers::new(
+            self.external_issuers
+                .iter()
+                .map(ExternalIssuerSettings::rules)
+                .collect(),
+        )
+    }
+
     /// `auth.signing`, checked by `Settings::load`.
     pub fn signing_algorithm(&self) -> SigningAlgorithm {
         SigningAlgorithm::parse(&self.signing).unwrap_or(SigningAlgorithm::Hs256)
+    }
+
+    /// `auth.default_namespace`, checked by `Settings::load`.
+    pub fn default_namespace(&self) -> DefaultNamespace {
+        DefaultNamespace::new(NamespaceSlug::parse(&self.default_namespace).ok())
     }
 }
 
@@ -197,6 +287,7 @@ const PLAIN_NAMES: &[(&str, &str)] = &[
     ("ADMIN_API_KEY", "admin.api_key"),
     ("BCRYPT_COST", "auth.bcrypt_cost"),
     ("SMTP_URL", "email.smtp.url"),
+    ("DEFAULT_NAMESPACE", "auth.default_namespace"),
 ];
 
 const LIST_KEYS: &[&str] = &[
@@ -282,6 +373,30 @@ impl Settings {
         )
     }
 
+    fn validate_external_issuers(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(format!("auth.external_issuers: {m}")));
+        for i in &self.auth.external_issuers {
+            if i.issuer.trim().is_empty() {
+                return invalid("an issuer needs its `issuer`".into());
+            }
+            // Our own tokens are told from theirs by `iss`.
+            if i.issuer == self.auth.issuer {
+                return invalid(format!("'{}' is auth.issuer, the service's own", i.issuer));
+            }
+            if NamespaceSlug::parse(&i.namespace).is_err() {
+                return invalid(format!("'{}' has no valid namespace", i.issuer));
+            }
+            let url = i.jwks_url();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return invalid(format!(
+                    "the key set of '{}' must be an http(s) URL (jwks_url), not '{url}'",
+                    i.issuer
+                ));
+            }
+        }
+        self.auth.external_issuers().map(|_| ()).or_else(invalid)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(ConfigError::Invalid(
@@ -298,6 +413,14 @@ impl Settings {
                 "auth.signing must be hs256, eddsa or rs256".into(),
             ));
         };
+        // A typo here would otherwise only show as every seed 002 request failing.
+        if !self.auth.default_namespace.is_empty()
+            && let Err(rule) = NamespaceSlug::parse(&self.auth.default_namespace)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "auth.default_namespace (DEFAULT_NAMESPACE) {rule}"
+            )));
+        }
         if !(1..=60).contains(&self.auth.key_refresh_secs) {
             return Err(ConfigError::Invalid(
                 "auth.key_refresh_secs must be between 1 and 60".into(),
@@ -335,6 +458,7 @@ impl Settings {
                 ));
             }
         }
+        self.validate_external_issuers()?;
         match self.email.transport.as_str() {
             "log" => {}
             "smtp" if self.email.smtp.url.is_empty() => {
@@ -415,6 +539,7 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
         .set_default("auth.signing", "hs256")?
         .set_default("auth.key_secret", DEV_KEY_SECRET)?
         .set_default("auth.key_refresh_secs", 30)?
+        .set_default("auth.default_namespace", "")?
         .set_default("admin.api_key", "")?
         .set_default("avatar.max_bytes", 1_048_576)?
         .set_default("avatar.max_side_px", 4096)?
@@ -545,6 +670,32 @@ mod tests {
             "another-real-secret-of-production-length",
         ));
         assert!(load(&eddsa).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn default_namespace_is_empty_by_default_and_follows_default_namespace()
+    -> Result<(), ConfigError> {
+        assert_eq!(
+            load(&[])?.auth.default_namespace(),
+            DefaultNamespace::default()
+        );
+        let streamly = NamespaceSlug::parse("streamly").map_err(ConfigError::Invalid)?;
+        let s = load(&[("DEFAULT_NAMESPACE", "streamly")])?;
+        assert_eq!(s.auth.default_namespace().get(), Some(&streamly));
+        let s = load(&[
+            ("DEFAULT_NAMESPACE", "other"),
+            ("USER_SERVICE__AUTH__DEFAULT_NAMESPACE", "streamly"),
+        ])?;
+        assert_eq!(s.auth.default_namespace().get(), Some(&streamly));
+        let err = load(&[("DEFAULT_NAMESPACE", "Streamly App")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("auth.default_namespace")),
+            "{err:?}"
+        );
         Ok(())
     }
 

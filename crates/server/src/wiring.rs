@@ -4,15 +4,16 @@
 use std::sync::Arc;
 
 use user_service_db::{
-    Database, DieselCreditLedger, DieselEmailTokens, DieselIdempotencyStore, DieselNamespaces,
-    DieselOutbox, DieselRefreshTokens, DieselSessions, DieselSigningKeys, DieselUsage, DieselUsers,
+    Database, DieselCreditLedger, DieselEmailTokens, DieselIdempotencyStore, DieselIdentityLinks,
+    DieselNamespaces, DieselOutbox, DieselRefreshTokens, DieselSessions, DieselSigningKeys,
+    DieselUsage, DieselUsers,
 };
 use user_service_domain::ports::{Clock, IdGenerator, MailOutbox, Pause, SystemClock, SystemIds};
 use user_service_domain::services::{
     AdminService, AuthPolicy, AuthService, AvatarService, CreditService, DeliveryPolicy,
-    EmailService, IdempotencyService, LoginThrottle, MailPolicy, Mailer, NamespaceService,
-    OutboxSender, ProfileService, RateLimiter, SessionService, SigningKeyService, ThrottlePolicy,
-    UsageService,
+    EmailService, IdempotencyService, IdentityService, LoginThrottle, MailPolicy, Mailer,
+    NamespaceService, OutboxSender, ProfileService, RateLimiter, SessionService, SigningKeyService,
+    ThrottlePolicy, UsageService,
 };
 use user_service_domain::signing::KeySealer;
 
@@ -21,8 +22,8 @@ use user_service_grpc::GrpcState;
 use user_service_http::{AppState, CorsSettings, HttpSettings};
 
 use crate::adapters::{
-    BcryptHasher, BlockingImageProcessor, BlockingKeyGenerator, ImageRules, PrometheusTelemetry,
-    limit_store, open_avatar_store, open_transport,
+    BcryptHasher, BlockingImageProcessor, BlockingKeyGenerator, ImageRules, JwksExternalTokens,
+    PrometheusTelemetry, limit_store, open_avatar_store, open_transport,
 };
 use crate::config::{AuthSettings, Settings};
 
@@ -66,6 +67,8 @@ pub enum StateError {
     Storage(#[from] user_service_storage::StorageError),
     #[error("configuration: {0}")]
     Email(String),
+    #[error("configuration: {0}")]
+    ExternalIssuers(String),
     #[error("signing keys: {0}")]
     Keys(#[from] user_service_domain::DomainError),
 }
@@ -235,7 +238,26 @@ impl Wiring {
             },
             body_timeout_secs: settings.server.body_timeout_secs,
             avatar_max_bytes: settings.avatar.max_bytes,
+            default_namespace: settings.auth.default_namespace(),
         };
+        let identities = Arc::new(
+            IdentityService::new(
+                settings
+                    .auth
+                    .external_issuers()
+                    .map_err(StateError::ExternalIssuers)?,
+                Arc::new(DieselIdentityLinks::new(db.clone())),
+                users.clone(),
+                Arc::new(
+                    JwksExternalTokens::new(&settings.auth.external_issuers)
+                        .map_err(StateError::ExternalIssuers)?,
+                ),
+                clock.clone(),
+                ids.clone(),
+            )
+            .with_telemetry(metrics.clone()),
+        );
+        let auth = auth.with_identities(identities.clone());
         let auth = Arc::new(match &login_throttle {
             Some(t) => auth.with_throttle(t.clone()),
             None => auth,
@@ -253,6 +275,7 @@ impl Wiring {
             usage: Arc::new(usage),
             sessions: Arc::new(sessions),
             idempotency: Arc::new(idempotency),
+            identities,
             auth,
             namespaces: Arc::new(NamespaceService::new(
                 namespaces,
@@ -290,6 +313,7 @@ impl Wiring {
         let grpc = GrpcState {
             auth: http.auth.clone(),
             admin: http.admin.clone(),
+            identities: http.identities.clone(),
             database: http.database.clone(),
             telemetry: http.telemetry.clone(),
             rate_limiter: http.rate_limiter.clone(),

@@ -172,9 +172,14 @@ impl JwksCache {
                 });
                 Ok(())
             }
-            // The keys held are still the issuer's keys; a short outage must not fail every request.
+            // The keys held are still the issuer's keys; a short outage must not fail every
+            // request. They are tried again after the refetch interval, not by every request (each
+            // would wait for the failing fetch, one after the other).
             Err(e) if state.cached.is_some() => {
                 tracing::warn!(url = %self.url, error = %e, "refetching the JWKS failed; keeping the keys held");
+                if let Some(c) = state.cached.as_mut() {
+                    c.expires = c.expires.max(now + self.refetch_interval);
+                }
                 Ok(())
             }
             Err(e) => Err(e),

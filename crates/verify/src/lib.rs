@@ -69,8 +69,15 @@ pub struct Claims {
     pub user_id: Uuid,
     /// The namespace (tenant) the user belongs to.
     pub namespace: String,
+    /// The namespace again, under the name seed 004's services read (`tenant_id`). `None` only in
+    /// tokens of a service older than the claim.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     /// The username, unique in its namespace.
     pub username: String,
+    /// The user's email, when the account has one.
+    #[serde(default)]
+    pub email: Option<String>,
     /// The user's roles (`user`, `admin`, ...).
     #[serde(default)]
     pub roles: Vec<String>,

@@ -176,18 +176,23 @@ impl VerifierBuilder {
     }
 
     /// The verifier; fetches the discovery document unless a key set URI was given.
-    pub async fn build(self) -> Result<Verifier, Error> {
-        let client = match self.client {
-            Some(c) => c,
-            None => reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .map_err(|e| Error::Unavailable(e.to_string()))?,
-        };
-        let jwks_uri = match self.jwks_uri {
-            Some(uri) => uri,
-            None => discover(&client, &self.issuer).await?.jwks_uri,
-        };
+    pub async fn build(mut self) -> Result<Verifier, Error> {
+        if self.jwks_uri.is_none() {
+            let client = self.client()?;
+            self.jwks_uri = Some(discover(&client, &self.issuer).await?.jwks_uri);
+            self.client = Some(client);
+        }
+        self.build_with_jwks_uri()
+    }
+
+    /// The verifier, without any I/O: the key set URI must have been given (`jwks_uri`), and the
+    /// keys are fetched when the first token needs them. For a caller that knows where an
+    /// issuer's keys are and builds its verifiers outside an async context.
+    pub fn build_with_jwks_uri(self) -> Result<Verifier, Error> {
+        let client = self.client()?;
+        let jwks_uri = self
+            .jwks_uri
+            .ok_or_else(|| Error::Discovery("no key set URI was given".into()))?;
         Ok(Verifier {
             inner: Arc::new(Inner {
                 jwks: JwksCache::new(jwks_uri, client).with_refetch_interval(self.refetch_interval),
@@ -196,5 +201,15 @@ impl VerifierBuilder {
                 leeway_secs: self.leeway_secs,
             }),
         })
+    }
+
+    fn client(&self) -> Result<reqwest::Client, Error> {
+        match &self.client {
+            Some(c) => Ok(c.clone()),
+            None => reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| Error::Unavailable(e.to_string())),
+        }
     }
 }

@@ -177,7 +177,17 @@ async fn discovery_then_typed_claims_of_eddsa_and_rs256_tokens() {
         assert_eq!(claims.roles, vec!["user", "admin"]);
         assert!(claims.has_role("admin") && !claims.has_role("root"));
         assert_eq!(claims.issuer, issuer.base);
+        // A token without them (a service older than the claims) still reads.
+        assert_eq!((claims.tenant_id, claims.email), (None, None));
     }
+    let mut with = issuer.claims(900);
+    with["tenant_id"] = json!("shop");
+    with["email"] = json!("alice@example.com");
+    let claims = verifier.verify(&ed.sign(&with)).await.expect("valid token");
+    assert_eq!(
+        (claims.tenant_id.as_deref(), claims.email.as_deref()),
+        (Some("shop"), Some("alice@example.com"))
+    );
     // Both verifications (and the discovery) used one fetch of the set: it is cached.
     assert_eq!(issuer.fetches(), 1);
 }

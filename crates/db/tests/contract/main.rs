@@ -8,6 +8,7 @@ mod avatars;
 mod database;
 mod email;
 mod idempotency;
+mod identity_links;
 mod ledger;
 mod names;
 mod namespaces;

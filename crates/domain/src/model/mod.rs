@@ -5,6 +5,7 @@ pub mod client_address;
 pub mod credits;
 pub mod email;
 pub mod idempotency;
+pub mod identity;
 pub mod json_object;
 pub mod ledger;
 pub mod namespace;
@@ -29,12 +30,16 @@ pub use email::{
     EmailPurpose, EmailToken, Issued, Mail, MailQuota, OutboxCounts, OutboxMail, OutboxStatus,
 };
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyRecord, StoredResponse};
+pub use identity::{
+    ExternalIdentity, ExternalIssuer, ExternalIssuers, ExternalSubject, IdentityLink, username_from,
+};
 pub use json_object::JsonObject;
 pub use ledger::{
     ConsumeCredits, CreditTransaction, NewTransaction, RechargeCredits, TransactionType,
 };
 pub use namespace::{
-    LinkUrl, Namespace, NamespaceChanges, NamespaceSettings, NamespaceSlug, link_with_token,
+    DefaultNamespace, LinkUrl, Namespace, NamespaceChanges, NamespaceSettings, NamespaceSlug,
+    link_with_token,
 };
 pub use number::Count;
 pub use page::{PageRequest, Paged};

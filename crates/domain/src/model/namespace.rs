@@ -40,6 +40,40 @@ impl NamespaceSlug {
     }
 }
 
+/// Which namespace a request body means (API.md 7): the one it names, else `auth.default_namespace`.
+/// A single-tenant app (seed 002) never sends a namespace; every body that may name one goes
+/// through `resolve`, so register, login and a password-reset request cannot disagree about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefaultNamespace(Option<NamespaceSlug>);
+
+impl DefaultNamespace {
+    /// `default` is used for bodies that name no namespace; `None` makes `namespace` required.
+    pub fn new(default: Option<NamespaceSlug>) -> Self {
+        Self(default)
+    }
+
+    /// The configured default, if any.
+    pub fn get(&self) -> Option<&NamespaceSlug> {
+        self.0.as_ref()
+    }
+
+    /// The namespace a body means: the one it names, as sent (a login judges a malformed slug like
+    /// an unknown one, 401, so it is not parsed here), else the default. Neither is the same
+    /// message a missing required field gets, for the field `namespace`.
+    pub fn resolve(&self, given: Option<String>) -> Result<String, String> {
+        match (given, &self.0) {
+            (Some(given), _) => Ok(given),
+            (None, Some(default)) => Ok(default.as_str().to_owned()),
+            (None, None) => Err("is required".into()),
+        }
+    }
+
+    /// `resolve`, then checked as a slug: for routes where a malformed namespace is a 400.
+    pub fn slug(&self, given: Option<String>) -> Result<NamespaceSlug, String> {
+        self.resolve(given).and_then(|ns| NamespaceSlug::parse(&ns))
+    }
+}
+
 /// A namespace (tenant): the users of one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
@@ -220,5 +254,24 @@ mod tests {
         ] {
             assert!(NamespaceSlug::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_body_without_namespace_means_the_default_and_a_named_one_wins() -> Result<(), String> {
+        let streamly = NamespaceSlug::parse("streamly")?;
+        let default = DefaultNamespace::new(Some(streamly.clone()));
+        assert_eq!(default.get(), Some(&streamly));
+        assert_eq!(default.resolve(None)?, "streamly");
+        assert_eq!(default.resolve(Some("shop".into()))?, "shop");
+        // Named but malformed: passed on as sent, for the route to judge.
+        assert_eq!(default.resolve(Some("Not A Slug".into()))?, "Not A Slug");
+        let none = DefaultNamespace::default();
+        assert_eq!(none.get(), None);
+        assert_eq!(none.resolve(None), Err("is required".to_owned()));
+        assert_eq!(none.resolve(Some("shop".into()))?, "shop");
+        assert_eq!(default.slug(None)?, streamly);
+        assert!(default.slug(Some("Not A Slug".into())).is_err());
+        assert_eq!(none.slug(None), Err("is required".to_owned()));
+        Ok(())
     }
 }

@@ -26,6 +26,13 @@ pub struct AccessClaims {
     pub iss: String,
     /// The user's token version when issued: a newer one makes the token stale.
     pub ver: i64,
+    /// The user's email when it has one: seed 002's downstream services read it (API.md 7).
+    /// Defaulted when reading, so tokens signed before the claim existed still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The namespace again, under the name seed 004's downstream services read (API.md 7).
+    #[serde(default)]
+    pub tenant_id: String,
 }
 
 /// A stored refresh token. Only the SHA-256 of the secret is kept; `family_id` ties together every

@@ -68,7 +68,7 @@ impl Checks {
     }
 }
 
-fn char_len(s: &str) -> usize {
+pub(crate) fn char_len(s: &str) -> usize {
     s.chars().count()
 }
 
@@ -77,10 +77,13 @@ fn char_len(s: &str) -> usize {
 pub struct Username(String);
 
 impl Username {
+    /// The longest username, in characters.
+    pub const MAX_CHARS: usize = 64;
+
     /// A username of 1–64 characters of letters, digits and `. _ - @ +`.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let n = char_len(raw);
-        if n == 0 || n > 64 {
+        if n == 0 || n > Self::MAX_CHARS {
             return Err("must be 1-64 characters".into());
         }
         check_visible(raw, TextKind::Identifier)?;

@@ -5,6 +5,7 @@ mod avatars;
 mod clock;
 mod email;
 mod idempotency;
+mod identities;
 mod ledger;
 mod namespaces;
 mod passwords;
@@ -20,6 +21,7 @@ pub use avatars::{AvatarStore, ImageProcessor, ProcessedImage, StoredAvatar};
 pub use clock::{Clock, IdGenerator, ManualClock, SystemClock, SystemIds};
 pub use email::{DeliveryError, EmailTokenRepository, MailOutbox, MailTransport};
 pub use idempotency::IdempotencyStore;
+pub use identities::{ExternalTokenRefusal, ExternalTokenVerifier, IdentityLinkRepository};
 pub use ledger::CreditLedger;
 pub use namespaces::NamespaceRepository;
 pub use passwords::PasswordHasher;
@@ -27,7 +29,7 @@ pub use rate_limits::{Pause, RateLimitStore, WindowCount};
 pub use refresh_tokens::RefreshTokenRepository;
 pub use sessions::SessionRepository;
 pub use signing_keys::{InlineKeyGenerator, KeyGenerator, SigningKeyRepository};
-pub use telemetry::{DatabaseHealth, Protocol, RequestOutcome, Telemetry};
+pub use telemetry::{DatabaseHealth, ExternalTokenOutcome, Protocol, RequestOutcome, Telemetry};
 pub use usage::UsageRepository;
 pub use users::{AvatarRef, LoginName, UserFilter, UserRepository};
 
@@ -39,6 +41,8 @@ pub use clock::{MockClock, MockIdGenerator};
 pub use email::{MockEmailTokenRepository, MockMailOutbox, MockMailTransport};
 #[cfg(any(test, feature = "mock"))]
 pub use idempotency::MockIdempotencyStore;
+#[cfg(any(test, feature = "mock"))]
+pub use identities::{MockExternalTokenVerifier, MockIdentityLinkRepository};
 #[cfg(any(test, feature = "mock"))]
 pub use ledger::MockCreditLedger;
 #[cfg(any(test, feature = "mock"))]

@@ -1,6 +1,35 @@
 use async_trait::async_trait;
 
 use crate::model::Credits;
+use crate::ports::ExternalTokenRefusal;
+
+/// What became of a bearer token of an external issuer (API.md 7), as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternalTokenOutcome {
+    /// Verified, and its linked user found.
+    Accepted,
+    /// Verified, and its user created at first sight.
+    Provisioned,
+    /// Its `iss` is neither ours nor a configured issuer's.
+    UnknownIssuer,
+    /// Refused by the verifier.
+    Refused(ExternalTokenRefusal),
+}
+
+impl ExternalTokenOutcome {
+    /// The metric label: one of a fixed handful of values.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Provisioned => "provisioned",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::Refused(ExternalTokenRefusal::Expired) => "expired",
+            Self::Refused(ExternalTokenRefusal::UnknownKey) => "unknown_key",
+            Self::Refused(ExternalTokenRefusal::Invalid) => "invalid",
+            Self::Refused(ExternalTokenRefusal::Unavailable) => "issuer_unavailable",
+        }
+    }
+}
 
 /// Which driving adapter a request came through, so one set of metrics covers both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +65,8 @@ pub trait Telemetry: Send + Sync {
     fn login(&self, success: bool);
     /// Adds consumed credits.
     fn credits_consumed(&self, amount: Credits);
+    /// Counts a verification of an external issuer's token.
+    fn external_token(&self, outcome: ExternalTokenOutcome);
     /// The text exposition served at `/metrics`.
     fn render(&self) -> String;
 }

@@ -16,7 +16,8 @@ use crate::ports::{
     Clock, IdGenerator, LoginName, NamespaceRepository, PasswordHasher, RefreshTokenRepository,
     UserRepository,
 };
-use crate::services::login_throttle::{Account, LoginThrottle, check_password};
+use crate::services::identities::IdentityService;
+use crate::services::login_throttle::{Account, LoginThrottle, check_password, confirm_password};
 use crate::services::mail::Mailer;
 use crate::tokens::{AccessTokens, hash_secret, secrets_equal};
 
@@ -59,6 +60,8 @@ pub struct AuthService {
     throttle: Option<Arc<LoginThrottle>>,
     /// Queues the verification mail of a registration with an email; `None` sends none.
     mailer: Option<Arc<Mailer>>,
+    /// Bearer tokens of trusted external issuers; `None` accepts only ours.
+    identities: Option<Arc<IdentityService>>,
 }
 
 impl AuthService {
@@ -85,7 +88,14 @@ impl AuthService {
             policy,
             throttle: None,
             mailer: None,
+            identities: None,
         }
+    }
+
+    /// Accepts bearer tokens of the external issuers `identities` trusts, too.
+    pub fn with_identities(mut self, identities: Arc<IdentityService>) -> Self {
+        self.identities = Some(identities);
+        self
     }
 
     /// Registrations with an email get a verification mail.
@@ -134,13 +144,14 @@ impl AuthService {
     /// Every failure is the same `InvalidCredentials` after the same amount of hashing work: unknown
     /// namespace, unknown user, account without password, wrong password, inactive account. The
     /// attempt is throttled per account (whichever name found it) and per client address `ip`.
+    /// Answers the account with its pair: seed 002's clients read the user from a login (API.md 7).
     pub async fn login(
         &self,
         namespace: &str,
         login: LoginName,
         password: &str,
         ip: &str,
-    ) -> DomainResult<TokenPair> {
+    ) -> DomainResult<(User, TokenPair)> {
         let user = match NamespaceSlug::parse(namespace) {
             Ok(ns) => self.users.find_live(ns.as_str(), &login).await?,
             Err(_) => None,
@@ -162,7 +173,7 @@ impl AuthService {
             hash,
         )
         .await?;
-        let user = match user {
+        let mut user = match user {
             Some(u) if ok && u.can_authenticate() => u,
             _ => return Err(DomainError::InvalidCredentials),
         };
@@ -185,9 +196,13 @@ impl AuthService {
             self.users
                 .set_password_hash(&user.namespace, user.id, &new_hash, false, now)
                 .await?;
+            user.updated_at = now;
+            user.password_hash = Some(new_hash);
         }
-        self.issue_pair(&user, user.token_version, self.ids.new_id(), now)
-            .await
+        let pair = self
+            .issue_pair(&user, user.token_version, self.ids.new_id(), now)
+            .await?;
+        Ok((user, pair))
     }
 
     /// Rotates a refresh token. Whether it may (live, or spent within the leeway; its family not
@@ -266,18 +281,15 @@ impl AuthService {
         new: Password,
         ip: &str,
     ) -> DomainResult<TokenPair> {
-        if !check_password(
+        confirm_password(
             self.throttle.as_deref(),
             self.hasher.as_ref(),
-            Account::of(user),
+            user,
             ip,
             current,
-            user.password_hash.as_deref(),
+            "current_password",
         )
-        .await?
-        {
-            return Err(DomainError::WrongPassword);
-        }
+        .await?;
         self.replace_password(user, new).await
     }
 
@@ -342,6 +354,11 @@ impl AuthService {
     }
 
     async fn user_for_access_token(&self, token: &str) -> DomainResult<User> {
+        if let Some(identities) = &self.identities
+            && let Some(user) = identities.authenticate(token, self.access.issuer()).await?
+        {
+            return Ok(user);
+        }
         let claims = self.access.verify(token, self.clock.now())?;
         match self.users.get(&claims.namespace, claims.sub).await? {
             Some(u) if u.can_authenticate() && u.token_version == claims.ver => Ok(u),

@@ -466,7 +466,7 @@ async fn login_issues_a_pair_of_a_new_family_with_the_users_token_version() {
     p.hasher.expect_hash().never();
     p.users.expect_set_password_hash().never();
     let inserted = p.expect_one_refresh_insert();
-    let pair = p
+    let (account, pair) = p
         .service()
         .login(
             NS,
@@ -476,6 +476,7 @@ async fn login_issues_a_pair_of_a_new_family_with_the_users_token_version() {
         )
         .await
         .expect("logged in");
+    assert_eq!(account, user(), "the account the login found");
     let token = inserted.only();
     assert!(is_generated(token.family_id), "a new family");
     assert_pair_of_family(&pair, &token, token.family_id, user().token_version);
@@ -505,7 +506,7 @@ async fn login_rehashes_a_hash_of_other_parameters_without_revoking_tokens() {
     p.users.expect_bump_token_version().never();
     p.refresh_tokens.expect_revoke_all_for_user().never();
     let inserted = p.expect_one_refresh_insert();
-    let pair = p
+    let (account, pair) = p
         .service()
         .login(
             NS,
@@ -515,6 +516,11 @@ async fn login_rehashes_a_hash_of_other_parameters_without_revoking_tokens() {
         )
         .await
         .expect("logged in");
+    // The account as stored after the rehash.
+    assert_eq!(
+        (account.password_hash.as_deref(), account.updated_at),
+        (Some(NEW_HASH), t0())
+    );
     let token = inserted.only();
     assert_pair_of_family(&pair, &token, token.family_id, user().token_version);
 }
@@ -535,7 +541,7 @@ async fn login_with_a_legacy_password_too_short_for_todays_rules_succeeds_withou
     p.hasher.expect_hash().never();
     p.users.expect_set_password_hash().never();
     let inserted = p.expect_one_refresh_insert();
-    let pair = p
+    let (_, pair) = p
         .service()
         .login(NS, LoginName::Username("alice".into()), "short", IP)
         .await

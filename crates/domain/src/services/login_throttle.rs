@@ -209,6 +209,40 @@ pub(crate) async fn check_password(
     }
 }
 
+/// The current password of `user` confirmed (throttled like a login of the account), else
+/// `WrongPassword`. An account without a password (one that signs in through an external issuer,
+/// or made by an admin without one) has nothing to confirm: 400 on `field`, never a guess counted
+/// against the account.
+pub(crate) async fn confirm_password(
+    throttle: Option<&LoginThrottle>,
+    hasher: &dyn PasswordHasher,
+    user: &crate::model::User,
+    ip: &str,
+    password: &str,
+    field: &str,
+) -> DomainResult<()> {
+    let Some(hash) = user.password_hash.as_deref() else {
+        return Err(DomainError::field(
+            field,
+            "this account has no password: it signs in through its identity provider or a password reset",
+        ));
+    };
+    if check_password(
+        throttle,
+        hasher,
+        Account::of(user),
+        ip,
+        password,
+        Some(hash),
+    )
+    .await?
+    {
+        Ok(())
+    } else {
+        Err(DomainError::WrongPassword)
+    }
+}
+
 impl WindowCount {
     /// The earlier of two windows' ends: refused until either lock lifts.
     fn min_reset(self, other: WindowCount) -> WindowCount {

@@ -8,6 +8,7 @@ mod avatars;
 mod credits;
 mod email;
 mod idempotency;
+mod identities;
 mod login_throttle;
 mod mail;
 mod namespaces;
@@ -24,6 +25,7 @@ pub use avatars::AvatarService;
 pub use credits::CreditService;
 pub use email::EmailService;
 pub use idempotency::{Begin, IN_FLIGHT_LEASE_SECS, IdempotencyService, ScopedKey, fingerprint};
+pub use identities::IdentityService;
 pub use login_throttle::{Account, LoginThrottle, ThrottlePolicy};
 pub use mail::{MailPolicy, Mailer, html_escape, own_page};
 pub use namespaces::{NamespaceService, NewNamespace};
@@ -51,6 +53,8 @@ mod credits_tests;
 mod email_tests;
 #[cfg(test)]
 mod idempotency_tests;
+#[cfg(test)]
+mod identities_tests;
 #[cfg(test)]
 mod login_throttle_tests;
 #[cfg(test)]

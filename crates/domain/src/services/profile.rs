@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::error::{DomainError, DomainResult};
 use crate::model::{ProfileChanges, User, UserChanges};
 use crate::ports::{Clock, PasswordHasher, RefreshTokenRepository, UserRepository};
-use crate::services::login_throttle::{Account, LoginThrottle, check_password};
+use crate::services::login_throttle::{LoginThrottle, confirm_password};
 use crate::services::mail::Mailer;
 
 /// The current user's own profile, password and account (API.md 2.3).
@@ -72,18 +72,15 @@ impl ProfileService {
     /// Soft-deletes the caller after confirming the password (throttled like a login of the
     /// account from `ip`): data is kept, every token dies.
     pub async fn delete(&self, user: &User, password: &str, ip: &str) -> DomainResult<()> {
-        if !check_password(
+        confirm_password(
             self.throttle.as_deref(),
             self.hasher.as_ref(),
-            Account::of(user),
+            user,
             ip,
             password,
-            user.password_hash.as_deref(),
+            "password",
         )
-        .await?
-        {
-            return Err(DomainError::WrongPassword);
-        }
+        .await?;
         let now = self.clock.now();
         self.users
             .soft_delete(&user.namespace, user.id, now)

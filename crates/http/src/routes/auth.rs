@@ -6,7 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use user_service_domain::DomainError;
-use user_service_domain::model::{Change, Checks, NamespaceSlug, ProfileInput, Username};
+use user_service_domain::model::{
+    Change, Checks, DefaultNamespace, ProfileInput, TokenPair, User, Username,
+};
 use user_service_domain::ports::LoginName;
 use user_service_domain::services::Registration;
 
@@ -30,8 +32,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
-    #[schema(schema_with = schema::namespace_slug)]
-    pub namespace: String,
+    #[schema(schema_with = schema::namespace_slug_or_default)]
+    pub namespace: Option<String>,
     #[schema(schema_with = schema::username)]
     pub username: String,
     #[schema(schema_with = schema::password)]
@@ -55,9 +57,9 @@ fn optional(v: Option<String>) -> Change<String> {
 }
 
 impl RegisterBody {
-    fn validate(self) -> Result<Registration, DomainError> {
+    fn validate(self, default: &DefaultNamespace) -> Result<Registration, DomainError> {
         let mut checks = Checks::new();
-        let namespace = checks.check("namespace", NamespaceSlug::parse(&self.namespace));
+        let namespace = checks.check("namespace", default.slug(self.namespace));
         let username = checks.check("username", Username::parse(&self.username));
         let password = checks.password("password", &self.password);
         let profile = ProfileInput {
@@ -84,28 +86,36 @@ impl RegisterBody {
     }
 }
 
-/// The token response plus the new user.
+/// The token response plus the account: what register and login answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RegisterResponse {
+pub struct TokensWithUser {
     #[serde(flatten)]
     pub tokens: TokenResponse,
     pub user: UserView,
 }
 
+impl From<(User, TokenPair)> for TokensWithUser {
+    fn from((user, tokens): (User, TokenPair)) -> Self {
+        Self {
+            tokens: tokens.into(),
+            user: user.into(),
+        }
+    }
+}
+
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, body = RegisterResponse), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = TokensWithUser), (status = 404, body = ErrorBody)))]
 pub async fn register(
     state: web::Data<AppState>,
     body: Json<RegisterBody>,
 ) -> ApiResult<HttpResponse> {
-    let registration = body.into_inner().validate()?;
-    let (user, tokens) = state.auth.register(registration).await?;
+    let registration = body
+        .into_inner()
+        .validate(&state.settings.default_namespace)?;
+    let registered = state.auth.register(registration).await?;
     Ok(render::tokens(
         StatusCode::CREATED,
-        RegisterResponse {
-            tokens: tokens.into(),
-            user: user.into(),
-        },
+        TokensWithUser::from(registered),
     ))
 }
 
@@ -113,8 +123,8 @@ pub async fn register(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
-    #[schema(schema_with = schema::namespace_slug)]
-    pub namespace: String,
+    #[schema(schema_with = schema::namespace_slug_or_default)]
+    pub namespace: Option<String>,
     /// Either `username` or `email`.
     pub username: Option<String>,
     pub email: Option<String>,
@@ -122,7 +132,7 @@ pub struct LoginBody {
 }
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TokensWithUser), (status = 401, body = ErrorBody)))]
 pub async fn login(
     state: web::Data<AppState>,
     ip: ClientIp,
@@ -134,6 +144,11 @@ pub async fn login(
         email,
         password,
     } = body.into_inner();
+    let namespace = state
+        .settings
+        .default_namespace
+        .resolve(namespace)
+        .map_err(|m| DomainError::field("namespace", m))?;
     let name = match (username, email) {
         (Some(u), _) => LoginName::username(&u),
         (None, Some(e)) => LoginName::email(&e),
@@ -145,7 +160,10 @@ pub async fn login(
     if matches!(&result, Ok(_) | Err(DomainError::InvalidCredentials)) {
         state.telemetry.login(result.is_ok());
     }
-    Ok(render::tokens(StatusCode::OK, TokenResponse::from(result?)))
+    Ok(render::tokens(
+        StatusCode::OK,
+        TokensWithUser::from(result?),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Json;
-use crate::extract::{Authenticated, PageQuery};
+use crate::extract::{Authenticated, PageQuery, UserParam};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage};
 use crate::schema;
@@ -94,48 +94,48 @@ pub struct RechargeBody {
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/credits/consume", tag = "credits",
-    request_body = ConsumeBody, params(("user_id" = Uuid, Path), schema::IdempotencyKeyHeader),
+    request_body = ConsumeBody, params(schema::UserIdParam, schema::IdempotencyKeyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<TransactionView>),
               (status = 400, description = "`VALIDATION_ERROR` or `INSUFFICIENT_CREDITS`", body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn consume(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
     body: Json<ConsumeBody>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let cmd = ConsumeCredits::new(b.amount, b.description, b.usage_record_id)?;
-    let tx = state.credits.consume(&caller.0, *path, cmd).await?;
+    let tx = state.credits.consume(&caller.0, user.id, cmd).await?;
     state.telemetry.credits_consumed(tx.amount);
     Ok(render::ok(TransactionView::from(tx)))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/credits/recharge", tag = "credits",
-    request_body = RechargeBody, params(("user_id" = Uuid, Path), schema::IdempotencyKeyHeader),
+    request_body = RechargeBody, params(schema::UserIdParam, schema::IdempotencyKeyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "`{\"data\": TransactionView}`; a used `reference_id` returns the original", body = Data<TransactionView>), (status = 409, body = ErrorBody)))]
 pub async fn recharge(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
     body: Json<RechargeBody>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let cmd = RechargeCredits::new(b.amount, b.description, b.reference_id)?;
-    let tx = state.credits.recharge(&caller.0, *path, cmd).await?;
+    let tx = state.credits.recharge(&caller.0, user.id, cmd).await?;
     Ok(render::ok(TransactionView::from(tx)))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/credits/balance", tag = "credits",
-    params(("user_id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
+    params(schema::UserIdParam), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "`{\"data\": 89.5}`: a bare exact number", body = Data<f64>)))]
 pub async fn balance(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
 ) -> ApiResult<HttpResponse> {
-    let balance = state.credits.balance(&caller.0, *path).await?;
+    let balance = state.credits.balance(&caller.0, user.id).await?;
     Ok(render::ok(balance))
 }
 
@@ -148,12 +148,12 @@ pub struct TransactionsQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/credits/transactions", tag = "credits",
-    params(("user_id" = Uuid, Path), ("transaction_type" = Option<String>, Query, pattern = "^(consume|recharge)$"), PageQuery), security(("bearer" = []), ("api_key" = [])),
+    params(schema::UserIdParam, ("transaction_type" = Option<String>, Query, pattern = "^(consume|recharge)$"), PageQuery), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "newest first", body = Data<ListPage<TransactionView>>)))]
 pub async fn transactions(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
     query: web::Query<TransactionsQuery>,
 ) -> ApiResult<HttpResponse> {
     let kind = match query.transaction_type.as_deref() {
@@ -165,7 +165,7 @@ pub async fn transactions(
     };
     let paged = state
         .credits
-        .transactions(&caller.0, *path, kind, query.page.parse()?)
+        .transactions(&caller.0, user.id, kind, query.page.parse()?)
         .await?;
     Ok(render::ok(ListPage::from_paged(
         paged,

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use user_service_domain::DomainError;
-use user_service_domain::model::{Checks, Email, NamespaceSlug, Password};
+use user_service_domain::model::{Checks, Email, Password};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{CurrentUser, Json};
@@ -49,8 +49,8 @@ fn accepted(message: &'static str) -> HttpResponse {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequestBody {
-    #[schema(schema_with = schema::namespace_slug)]
-    pub namespace: String,
+    #[schema(schema_with = schema::namespace_slug_or_default)]
+    pub namespace: Option<String>,
     #[schema(schema_with = schema::email)]
     pub email: String,
 }
@@ -64,9 +64,13 @@ pub async fn request_password_reset(
     state: web::Data<AppState>,
     body: Json<ResetRequestBody>,
 ) -> ApiResult<HttpResponse> {
+    let ResetRequestBody { namespace, email } = body.into_inner();
     let mut checks = Checks::new();
-    let namespace = checks.check("namespace", NamespaceSlug::parse(&body.namespace));
-    let email = checks.check("email", Email::parse(&body.email));
+    let namespace = checks.check(
+        "namespace",
+        state.settings.default_namespace.slug(namespace),
+    );
+    let email = checks.check("email", Email::parse(&email));
     checks.finish()?;
     if let (Some(namespace), Some(email)) = (namespace, email) {
         state

@@ -26,6 +26,14 @@ pub fn integration(cfg: &mut web::ServiceConfig) {
     keys::routes(cfg);
 }
 
+/// Seed 002's (Streamly's) own paths (API.md 7), at the root only: its frontend calls these, with
+/// bodies that name no namespace. The handlers are those of 2.2 and 2.3, so every rule is theirs.
+pub fn seed002(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/auth/register").route(web::post().to(auth::register)))
+        .service(web::resource("/api/auth/login").route(web::post().to(auth::login)))
+        .service(web::resource("/api/auth/me").route(web::get().to(me::get_me)));
+}
+
 /// Everything under `/api/v1`.
 pub fn api_v1(cfg: &mut web::ServiceConfig) {
     // `/users/me` (integration) is registered before the admin `/users/{id}`.

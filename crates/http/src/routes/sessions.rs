@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::extract::Json;
-use crate::extract::{Authenticated, PageQuery};
+use crate::extract::{Authenticated, PageQuery, UserParam};
 use crate::render::{self, Data, ListPage};
 use crate::schema;
 use crate::state::AppState;
@@ -145,32 +145,32 @@ pub struct SessionsQuery {
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/sessions", tag = "sessions", request_body = CreateSessionBody,
-    params(("user_id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
+    params(schema::UserIdParam), security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, body = Data<SessionView>)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
     body: Json<CreateSessionBody>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let input = SessionInput {
-        user_id: b.user_id,
+        user_id: user.body_owner(b.user_id),
         title: b.title,
         metadata: b.metadata,
     };
-    let session = state.sessions.create(&caller.0, *path, input).await?;
+    let session = state.sessions.create(&caller.0, user.id, input).await?;
     Ok(render::created(SessionView::from(session)))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/sessions", tag = "sessions",
-    params(("user_id" = Uuid, Path), ("active_only" = Option<bool>, Query), PageQuery),
+    params(schema::UserIdParam, ("active_only" = Option<bool>, Query), PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "newest first", body = Data<ListPage<SessionView>>)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
     query: web::Query<SessionsQuery>,
 ) -> ApiResult<HttpResponse> {
     let active_only = match query.active_only.as_deref() {
@@ -180,7 +180,7 @@ pub async fn list(
     };
     let paged = state
         .sessions
-        .list(&caller.0, *path, active_only, query.page.parse()?)
+        .list(&caller.0, user.id, active_only, query.page.parse()?)
         .await?;
     Ok(render::ok(ListPage::from_paged(paged, SessionView::from)))
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Json;
-use crate::extract::{Authenticated, PageQuery};
+use crate::extract::{Authenticated, PageQuery, UserParam};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage};
 use crate::schema;
@@ -70,24 +70,23 @@ pub struct UsageBody {
     pub metadata: Option<serde_json::Value>,
 }
 
-impl From<UsageBody> for UsageInput {
-    fn from(b: UsageBody) -> Self {
-        UsageInput {
-            user_id: b.user_id,
-            session_id: b.session_id,
-            endpoint: b.endpoint,
-            event_type: b.event_type,
-            credits_charged: b.credits_charged,
-            cost_usd: b.cost_usd,
-            tokens_used: b.tokens_used,
-            prompt_tokens: b.prompt_tokens,
-            completion_tokens: b.completion_tokens,
-            model_name: b.model_name,
-            provider: b.provider,
-            tool_name: b.tool_name,
-            operation_name: b.operation_name,
-            metadata: b.metadata,
-        }
+/// The record as the domain reads it, its `user_id` in the terms of the path's `user`.
+fn usage_input(user: &UserParam, b: UsageBody) -> UsageInput {
+    UsageInput {
+        user_id: user.body_owner(b.user_id),
+        session_id: b.session_id,
+        endpoint: b.endpoint,
+        event_type: b.event_type,
+        credits_charged: b.credits_charged,
+        cost_usd: b.cost_usd,
+        tokens_used: b.tokens_used,
+        prompt_tokens: b.prompt_tokens,
+        completion_tokens: b.completion_tokens,
+        model_name: b.model_name,
+        provider: b.provider,
+        tool_name: b.tool_name,
+        operation_name: b.operation_name,
+        metadata: b.metadata,
     }
 }
 
@@ -209,41 +208,41 @@ impl RangeQuery {
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/usage", tag = "usage", request_body = UsageBody,
-    params(("user_id" = Uuid, Path), schema::IdempotencyKeyHeader),
+    params(schema::UserIdParam, schema::IdempotencyKeyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, body = Data<UsageView>),
               (status = 409, body = ErrorBody)))]
 pub async fn record(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
     body: Json<UsageBody>,
 ) -> ApiResult<HttpResponse> {
     let record = state
         .usage
-        .record(&caller.0, *path, body.into_inner().into())
+        .record(&caller.0, user.id, usage_input(&user, body.into_inner()))
         .await?;
     Ok(render::created(UsageView::from(record)))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/usage/batch", tag = "usage", request_body = BatchBody,
-    params(("user_id" = Uuid, Path), schema::IdempotencyKeyHeader),
+    params(schema::UserIdParam, schema::IdempotencyKeyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, body = Data<BatchView>),
               (status = 409, body = ErrorBody)))]
 pub async fn record_batch(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
     body: Json<BatchBody>,
 ) -> ApiResult<HttpResponse> {
     let inputs = body
         .into_inner()
         .records
         .into_iter()
-        .map(UsageInput::from)
+        .map(|r| usage_input(&user, r))
         .collect();
-    let records = state.usage.record_batch(&caller.0, *path, inputs).await?;
+    let records = state.usage.record_batch(&caller.0, user.id, inputs).await?;
     Ok(render::created(BatchView {
         total: records.len() as u64,
         items: records.into_iter().map(UsageView::from).collect(),
@@ -251,30 +250,33 @@ pub async fn record_batch(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/usage", tag = "usage",
-    params(("user_id" = Uuid, Path), ("start_date" = Option<DateTime<Utc>>, Query), ("end_date" = Option<DateTime<Utc>>, Query), PageQuery),
+    params(schema::UserIdParam, ("start_date" = Option<DateTime<Utc>>, Query), ("end_date" = Option<DateTime<Utc>>, Query), PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "newest first", body = Data<ListPage<UsageView>>)))]
 pub async fn history(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
     query: web::Query<RangeQuery>,
 ) -> ApiResult<HttpResponse> {
     let (range, page) = (query.range()?, query.page.parse()?);
-    let paged = state.usage.history(&caller.0, *path, range, page).await?;
+    let paged = state.usage.history(&caller.0, user.id, range, page).await?;
     Ok(render::ok(ListPage::from_paged(paged, UsageView::from)))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/usage/stats", tag = "usage",
-    params(("user_id" = Uuid, Path), ("start_date" = Option<DateTime<Utc>>, Query), ("end_date" = Option<DateTime<Utc>>, Query)),
+    params(schema::UserIdParam, ("start_date" = Option<DateTime<Utc>>, Query), ("end_date" = Option<DateTime<Utc>>, Query)),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<StatsView>)))]
 pub async fn stats(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<Uuid>,
+    user: UserParam,
     query: web::Query<RangeQuery>,
 ) -> ApiResult<HttpResponse> {
-    let stats = state.usage.stats(&caller.0, *path, query.range()?).await?;
+    let stats = state
+        .usage
+        .stats(&caller.0, user.id, query.range()?)
+        .await?;
     Ok(render::ok(StatsView::from(stats)))
 }

@@ -14,11 +14,10 @@ use user_service_domain::ports::UserFilter;
 use user_service_domain::services::{NewUser, UserUpdate};
 use utoipa::openapi::Required;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Json;
-use crate::extract::{Caller, PageQuery};
+use crate::extract::{Caller, PageQuery, UserParam};
 use crate::idempotency;
 use crate::render::{self, Data, ListPage, UserView};
 use crate::schema;
@@ -46,10 +45,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 fn principal(caller: Caller) -> Result<Principal, DomainError> {
     caller.0.ok_or(DomainError::TokenMissing)
-}
-
-fn user_id(raw: &str) -> Result<Uuid, DomainError> {
-    Uuid::parse_str(raw).map_err(|_| DomainError::field("id", "must be a UUID"))
 }
 
 /// Clients of the original admin API send `""` for fields they leave alone.
@@ -232,16 +227,16 @@ pub async fn search(
     Ok(render::ok(ListPage::from_paged(users, UserView::from)))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "admin", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "admin", params(schema::IdParam),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<UserView>)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<String>,
+    user: UserParam,
 ) -> ApiResult<HttpResponse> {
     let caller = principal(caller)?;
-    let user = state.admin.get(&caller, user_id(&id)?).await?;
+    let user = state.admin.get(&caller, user.id).await?;
     Ok(render::ok(UserView::from(user)))
 }
 
@@ -278,16 +273,16 @@ pub struct UpdateUserBody {
 }
 
 #[utoipa::path(method(put, patch), path = "/api/v1/users/{id}", tag = "admin", request_body = UpdateUserBody,
-    params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])),
+    params(schema::IdParam), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<UserView>), (status = 409, body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<String>,
+    user: UserParam,
     body: Json<UpdateUserBody>,
 ) -> ApiResult<HttpResponse> {
     let caller = principal(caller)?;
-    let id = user_id(&id)?;
+    let id = user.id;
     let b = body.into_inner();
     let mut checks = Checks::new();
     let profile = ProfileInput {
@@ -317,31 +312,31 @@ pub struct Message {
     pub message: &'static str,
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "admin", params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "admin", params(schema::IdParam),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<Message>)))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<String>,
+    user: UserParam,
 ) -> ApiResult<HttpResponse> {
     let caller = principal(caller)?;
-    state.admin.delete(&caller, user_id(&id)?).await?;
+    state.admin.delete(&caller, user.id).await?;
     Ok(render::ok(Message {
         message: "User deleted successfully",
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/restore", tag = "admin", params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/users/{id}/restore", tag = "admin", params(schema::IdParam),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Data<UserView>),
               (status = 409, body = ErrorBody)))]
 pub async fn restore(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<String>,
+    user: UserParam,
 ) -> ApiResult<HttpResponse> {
     let caller = principal(caller)?;
-    let user = state.admin.restore(&caller, user_id(&id)?).await?;
+    let user = state.admin.restore(&caller, user.id).await?;
     Ok(render::ok(UserView::from(user)))
 }

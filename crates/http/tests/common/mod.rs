@@ -7,8 +7,11 @@ use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use serde_json::{Value, json};
 use user_service::{Settings, Wiring};
+use user_service_db::DieselOutbox;
 use user_service_db::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
+use user_service_domain::model::OutboxMail;
 use user_service_domain::ports::ManualClock;
+use user_service_domain::ports::{Clock, MailOutbox};
 use user_service_http::{AppState, build_app};
 
 pub struct Harness {
@@ -136,6 +139,21 @@ impl Harness {
                 .insert_header(("Authorization", format!("Bearer {token}"))),
         )
         .await
+    }
+
+    /// Every mail queued since the last call (claimed and marked sent, so each is read once).
+    pub async fn mails(&self) -> Vec<OutboxMail> {
+        let now = self.clock.now();
+        let outbox = DieselOutbox::new(self.db.database().clone());
+        let claim = uuid::Uuid::now_v7();
+        let claimed = outbox
+            .claim(claim, now, now + chrono::Duration::minutes(5), 100)
+            .await
+            .expect("claim");
+        for m in &claimed {
+            outbox.record_sent(m.id, claim, now).await.expect("record");
+        }
+        claimed
     }
 
     /// Creates a namespace (creation is open without an operator key) and returns its service key.

@@ -1,10 +1,12 @@
 //! Adapters of domain ports that need the async runtime or an outside system, so cannot live in
 //! the domain: the bcrypt pool, image processing, avatar storage selection, the rate-limit
 //! counters (in process, Redis, and the failover between them), the Prometheus registry, key
-//! generation on the blocking pool, and the mail transports with the outbox sender's loop.
+//! generation on the blocking pool, the mail transports with the outbox sender's loop, and the
+//! external issuers' key sets.
 
 pub mod avatar_storage;
 pub mod bcrypt_hasher;
+pub mod external_tokens;
 pub mod failover;
 pub mod image_decode;
 pub mod images;
@@ -20,6 +22,7 @@ use user_service_domain::ports::{Clock, RateLimitStore};
 
 pub use avatar_storage::open_avatar_store;
 pub use bcrypt_hasher::BcryptHasher;
+pub use external_tokens::JwksExternalTokens;
 pub use failover::{FailoverStore, FallbackSignals};
 pub use images::{BlockingImageProcessor, ImageRules};
 pub use key_generator::BlockingKeyGenerator;

@@ -7,7 +7,7 @@ use prometheus::{
 };
 use user_service_db::Database;
 use user_service_domain::model::Credits;
-use user_service_domain::ports::{Protocol, RequestOutcome, Telemetry};
+use user_service_domain::ports::{ExternalTokenOutcome, Protocol, RequestOutcome, Telemetry};
 
 use super::FallbackSignals;
 
@@ -22,6 +22,7 @@ pub struct PrometheusTelemetry {
     grpc_latency: HistogramVec,
     rate_limit_fallback: FallbackSignals,
     outbox: IntGaugeVec,
+    external_tokens: IntCounterVec,
     db: Database,
 }
 
@@ -102,8 +103,18 @@ impl PrometheusTelemetry {
             &["status"],
         )
         .expect("static metric definition is valid");
+        let external_tokens = IntCounterVec::new(
+            Opts::new(
+                "external_token_verifications_total",
+                "Bearer tokens of external issuers checked, by outcome (accepted, provisioned, \
+                 unknown_issuer, expired, unknown_key, invalid, issuer_unavailable)",
+            ),
+            &["outcome"],
+        )
+        .expect("static metric definition is valid");
         for c in [
             Box::new(outbox.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(external_tokens.clone()),
             Box::new(rate_limit_fallback.calls.clone()),
             Box::new(rate_limit_fallback.active.clone()),
             Box::new(requests.clone()),
@@ -127,6 +138,7 @@ impl PrometheusTelemetry {
             grpc_latency,
             rate_limit_fallback,
             outbox,
+            external_tokens,
             db,
         }
     }
@@ -167,6 +179,12 @@ impl Telemetry for PrometheusTelemetry {
     fn credits_consumed(&self, amount: Credits) {
         self.credits_consumed
             .inc_by(amount.millionths() as f64 / Credits::SCALE as f64);
+    }
+
+    fn external_token(&self, outcome: ExternalTokenOutcome) {
+        self.external_tokens
+            .with_label_values(&[outcome.label()])
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.
