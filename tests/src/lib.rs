@@ -274,6 +274,36 @@ pub fn ensure_httpx() {
     }
 }
 
+/// Runs seed 003's three client functions, as written (`python/seed003_clients.py`), against `s`
+/// with `token` as their `get_auth_token()`, naming the user `user_id` and the session
+/// `session_id`; what each call returned.
+pub async fn run_seed003_clients(
+    s: &Server,
+    token: &str,
+    user_id: &str,
+    session_id: &str,
+) -> Value {
+    ensure_httpx();
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/python/seed003_clients.py"
+        ))
+        .env("USER_SERVICE_URL", &s.base)
+        .env("USER_SERVICE_TOKEN", token)
+        .env("USER_ID", user_id)
+        .env("SESSION_ID", session_id)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
 pub fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use user_service_e2e::{Backend, Server, StatusCode, Store, ensure_httpx, on_both, text};
+use user_service_e2e::{Backend, Server, StatusCode, Store, on_both, run_seed003_clients, text};
 
 const PW: &str = "supersecret123";
 
@@ -338,7 +338,6 @@ async fn a_crash_mid_storm_loses_no_success(backend: Backend) {
 }
 
 async fn the_seed_003_python_clients_work_unchanged(backend: Backend) {
-    ensure_httpx();
     let store = Store::new(backend).await;
     let s = store.start(&[]).await;
     let t = tenant(&s).await;
@@ -361,22 +360,7 @@ async fn the_seed_003_python_clients_work_unchanged(backend: Backend) {
     .await
     .expect("a session");
     let session_id = text(&session["data"]["session_id"]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/seed003_clients.py");
-    let out = tokio::process::Command::new("python3")
-        .arg(script)
-        .env("USER_SERVICE_URL", &s.base)
-        .env("USER_SERVICE_TOKEN", &t.token)
-        .env("USER_ID", &t.user_id)
-        .env("SESSION_ID", &session_id)
-        .output()
-        .await
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
+    let r = run_seed003_clients(&s, &t.token, &t.user_id, &session_id).await;
 
     let usage = &r["usage"]["data"];
     assert_eq!(usage["event_type"], "memory_storage");

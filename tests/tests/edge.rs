@@ -91,25 +91,76 @@ async fn head_sends_the_headers_of_get_without_a_body() {
     assert_eq!(body, "");
 }
 
-/// actix-http refuses these before the application sees them, with its own empty-bodied answer
-/// (docs/DECISIONS.md): the contract is the status, and that the process serves on.
+/// The envelope of an HTTP-layer refusal: its status, code and a request id, and the connection
+/// closed after it (`exchange` reads to the end).
+fn assert_refused(reply: &str, status: u16, code: &str) {
+    let shown = &reply[..reply.len().min(300)];
+    assert!(reply.starts_with(&format!("HTTP/1.1 {status} ")), "{shown}");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a blank line");
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("connection: close"), "{shown}");
+    assert!(head.contains("x-request-id: "), "{shown}");
+    let body: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+    assert_eq!(body["error"]["code"], code, "{shown}");
+    assert_eq!(body["error"]["status_code"], status, "{shown}");
+    let id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("x-request-id");
+    assert_eq!(
+        body["error"]["request_id"]
+            .as_str()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some(id)
+    );
+}
+
+/// What actix-http would refuse with an empty body of its own is answered in the envelope (API.md
+/// 1.4), and the process serves on.
 #[tokio::test]
-async fn requests_the_http_layer_refuses_get_their_status_and_the_server_serves_on() {
+async fn requests_the_http_layer_refuses_get_the_envelope_and_the_server_serves_on() {
     let store = Store::new(Backend::Sqlite).await;
     let server = store.start(&[]).await;
     let long = format!(
         "GET /{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
         "a".repeat(70_000)
     );
-    let duplicate = "POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
-                     Content-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{}";
-    for (request, status) in [(long.as_str(), "400"), (duplicate, "400")] {
+    let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many = format!("GET /health HTTP/1.1\r\nHost: t\r\n{many}\r\n");
+    // A head that reaches 128 KiB unfinished; exactly that much, so the server has read all of it
+    // when it answers (unread bytes would turn its close into a reset).
+    let mut huge = "GET /health HTTP/1.1\r\nHost: t\r\nX-Big: ".to_owned();
+    huge.push_str(&"b".repeat(128 * 1024 - huge.len()));
+    let cases: [(&str, u16, &str); 7] = [
+        (&long, 414, "URI_TOO_LONG"),
+        (
+            "POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{}",
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            "GET /health HTTP/1.1\r\nConnection: close\r\n\r\n",
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            "GET /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            "G\u{1}T /health HTTP/1.1\r\nHost: t\r\n\r\n",
+            400,
+            "BAD_REQUEST",
+        ),
+        (&many, 431, "HEADERS_TOO_LARGE"),
+        (&huge, 431, "HEADERS_TOO_LARGE"),
+    ];
+    for (request, status, code) in cases {
         let (reply, _) = exchange(&server, request, false).await;
-        assert!(
-            reply.starts_with(&format!("HTTP/1.1 {status}")),
-            "{}",
-            &reply[..reply.len().min(200)]
-        );
+        assert_refused(&reply, status, code);
     }
     let (reply, _) = exchange(
         &server,
@@ -118,4 +169,59 @@ async fn requests_the_http_layer_refuses_get_their_status_and_the_server_serves_
     )
     .await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+/// A refused request on a kept-alive connection: the requests before it are answered first, in
+/// order, then its envelope, then the connection closes.
+#[tokio::test]
+async fn a_refused_request_is_answered_after_the_ones_before_it() {
+    let store = Store::new(Backend::Sqlite).await;
+    let server = store.start(&[]).await;
+    let pipelined = "GET /health HTTP/1.1\r\nHost: t\r\n\r\n\
+                     POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+                     Content-Length: 2\r\n\r\n{}\
+                     GET /health HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n\
+                     GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+    let (reply, _) = exchange(&server, pipelined, false).await;
+    let statuses: Vec<&str> = reply
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &reply[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "400", "400"], "{reply}");
+    let last = &reply[reply.rfind("HTTP/1.1 ").expect("a last answer")..];
+    assert_refused(last, 400, "BAD_REQUEST");
+}
+
+/// A head that does not arrive within 5 s is 408 in the envelope, whether nothing or part of it
+/// was sent.
+#[tokio::test]
+async fn a_head_not_received_in_time_is_408_in_the_envelope() {
+    let store = Store::new(Backend::Sqlite).await;
+    let server = store.start(&[]).await;
+    for partial in ["", "GET /health HTTP/1.1\r\nHost: t\r\n"] {
+        let (reply, took) = exchange(&server, partial, false).await;
+        assert_refused(&reply, 408, "REQUEST_TIMEOUT");
+        assert!(
+            took >= Duration::from_millis(4_500) && took < Duration::from_secs(8),
+            "{took:?}"
+        );
+    }
+}
+
+/// A chunked body is passed on whole, and the request after it is served.
+#[tokio::test]
+async fn chunked_bodies_and_the_requests_after_them_are_served() {
+    let store = Store::new(Backend::Sqlite).await;
+    let server = store.start(&[]).await;
+    let request = "POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+                   Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n1;ext=1\r\n}\r\n0\r\n\r\n\
+                   GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let (reply, _) = exchange(&server, request, false).await;
+    let statuses: Vec<&str> = reply
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &reply[i + 9..i + 12])
+        .collect();
+    // The login body `{}` names no namespace: the application's own validation answered it.
+    assert_eq!(statuses, ["400", "200"], "{reply}");
+    assert!(reply.contains(r#""code":"VALIDATION_ERROR""#), "{reply}");
 }

@@ -19,7 +19,7 @@ use tokio::process::{Child, Command};
 use user_service_e2e::jose::tools;
 use user_service_e2e::tokens::post_as_operator;
 use user_service_e2e::{
-    Backend, Server, StatusCode, Store, ensure_httpx, free_port, on_both, text,
+    Backend, Server, StatusCode, Store, free_port, on_both, run_seed003_clients, text,
 };
 
 const OPERATOR: &str = "operator-key-for-the-external-issuer-e2e";
@@ -208,7 +208,6 @@ fn unsigned(header: Value, claims: &Value) -> String {
 }
 
 async fn an_identity_providers_users(backend: Backend) {
-    ensure_httpx();
     let idp = Provider::start().await;
     let rsa = idp.key("RS256", true).await;
     let issuers =
@@ -315,24 +314,8 @@ async fn an_identity_providers_users(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{session}");
     assert_eq!(session["data"]["user_id"], json!(id));
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/python/seed003_clients.py"
-        ))
-        .env("USER_SERVICE_URL", &s.base)
-        .env("USER_SERVICE_TOKEN", &token)
-        .env("USER_ID", SUB)
-        .env("SESSION_ID", text(&session["data"]["session_id"]))
-        .output()
-        .await
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
+    let session_id = text(&session["data"]["session_id"]);
+    let r = run_seed003_clients(&s, &token, SUB, &session_id).await;
     let usage = &r["usage"]["data"];
     assert_eq!(
         (
@@ -394,33 +377,19 @@ async fn an_identity_providers_users(backend: Backend) {
 
     // Refused: expired, another audience, an issuer not configured, a key not in the set, no
     // signature at all, an HMAC "signed" with a public value.
-    let mut expired = idp.claims(SUB);
-    expired["exp"] = json!(unix_now() - 60);
-    refused(
-        &s,
-        &idp.sign(&rsa, expired).await,
-        "TOKEN_EXPIRED",
-        "expired",
-    )
-    .await;
-    let mut audience = idp.claims(SUB);
-    audience["aud"] = json!("https://another.example");
-    refused(
-        &s,
-        &idp.sign(&rsa, audience).await,
-        "TOKEN_INVALID",
-        "audience",
-    )
-    .await;
-    let mut stranger = idp.claims(SUB);
-    stranger["iss"] = json!("https://stranger.example.com/");
-    refused(
-        &s,
-        &idp.sign(&rsa, stranger).await,
-        "TOKEN_INVALID",
-        "issuer",
-    )
-    .await;
+    for (claim, value, code) in [
+        ("exp", json!(unix_now() - 60), "TOKEN_EXPIRED"),
+        ("aud", json!("https://another.example"), "TOKEN_INVALID"),
+        (
+            "iss",
+            json!("https://stranger.example.com/"),
+            "TOKEN_INVALID",
+        ),
+    ] {
+        let mut claims = idp.claims(SUB);
+        claims[claim] = value;
+        refused(&s, &idp.sign(&rsa, claims).await, code, claim).await;
+    }
     let unpublished = idp.key("RS256", false).await;
     refused(
         &s,

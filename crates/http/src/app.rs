@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::state::CorsSettings;
 use crate::{
-    body_deadline, extract, methods, metrics, openapi, rate_limit, request_context, routes,
+    body_deadline, edge, extract, methods, metrics, openapi, rate_limit, request_context, routes,
     security_headers,
 };
 
@@ -35,6 +35,7 @@ pub fn build_app(
         .app_data(extract::path_config())
         .app_data(web::PayloadConfig::new(extract::JSON_LIMIT_BYTES))
         .configure(routes::ops::routes)
+        .configure(edge::routes)
         .configure(routes::keys::well_known)
         .configure(|cfg| openapi::routes(cfg, doc))
         .service(web::scope("/api/v1").configure(routes::api_v1))

@@ -161,6 +161,11 @@ pub fn envelope_for_status(status: StatusCode) -> HttpResponse {
         }
         StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "payload too large"),
         StatusCode::REQUEST_TIMEOUT => ("REQUEST_TIMEOUT", "the request was not received in time"),
+        StatusCode::URI_TOO_LONG => ("URI_TOO_LONG", "the request target is too long"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            "HEADERS_TOO_LARGE",
+            "the request head is too large or has too many headers",
+        ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "UNSUPPORTED_MEDIA_TYPE",
             "expected Content-Type: application/json",

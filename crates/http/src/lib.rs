@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod body_deadline;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod header_rules;

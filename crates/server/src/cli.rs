@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use actix_web::HttpServer;
 use clap::{Parser, Subcommand};
 use user_service_db::Database;
 use user_service_domain::DomainError;
@@ -196,9 +195,7 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
     // Started before the server answers anything: a mail queued by an earlier run (a crash between
     // its request and its delivery) goes out now.
     spawn_sender(mail.sender, mail.outbox, mail.gauge, poll);
-    let server = HttpServer::new(move || user_service_http::build_app(state.clone()))
-        .workers(workers)
-        .listen(listener)?;
+    let http_addr = listener.local_addr()?;
     // Bound before HTTP answers, so a taken port stops the start instead of half a service.
     let grpc_listener = match grpc_port {
         Some(p) => Some(std::net::TcpListener::bind((host.as_str(), p))?),
@@ -208,11 +205,9 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
         // Printed before the HTTP line, which tests and scripts wait for.
         println!("user-service gRPC listening on {}", l.local_addr()?);
     }
-    for addr in server.addrs() {
-        // Tests and scripts wait for this line; it also tells the actual port when 0 was asked for.
-        println!("user-service listening on http://{addr}");
-    }
-    let http = server.run();
+    // Tests and scripts wait for this line; it also tells the actual port when 0 was asked for.
+    println!("user-service listening on http://{http_addr}");
+    let http = user_service_http::edge::serve(listener, workers, state)?;
     let grpc = grpc_listener
         .map(|l| grpc::start(wiring.grpc, l, workers, http.handle()))
         .transpose()?;

@@ -795,4 +795,60 @@ mod tests {
         );
         Ok(())
     }
+
+    #[test]
+    fn external_issuers_come_as_json_in_the_environment() -> Result<(), ConfigError> {
+        const KEY: &str = "USER_SERVICE__AUTH__EXTERNAL_ISSUERS";
+        assert!(load(&[])?.auth.external_issuers.is_empty());
+        let s = load(&[(
+            KEY,
+            r#"[{"issuer": "https://x.auth0.com/", "audience": "https://api", "namespace": "shop"},
+                {"issuer": "https://kc/realms/a", "namespace": "blog", "jwks_url": "https://kc/certs",
+                 "username_claim": "preferred_username", "email_claim": "mail"}]"#,
+        )])?;
+        let [auth0, keycloak] = s.auth.external_issuers.as_slice() else {
+            panic!("two issuers: {:?}", s.auth.external_issuers);
+        };
+        assert_eq!(
+            auth0.jwks_url(),
+            "https://x.auth0.com/.well-known/jwks.json"
+        );
+        assert_eq!(keycloak.jwks_url(), "https://kc/certs");
+        let rules = s.auth.external_issuers().map_err(ConfigError::Invalid)?;
+        assert_eq!(rules.all()[0].audience.as_deref(), Some("https://api"));
+        assert_eq!(
+            (
+                rules.all()[1].username_claim.as_deref(),
+                rules.all()[1].email_claim.as_deref()
+            ),
+            (Some("preferred_username"), Some("mail"))
+        );
+        for (bad, says) in [
+            (
+                r#"[{"issuer": "https://a", "namespace": "shop", "typo": 1}]"#,
+                "typo",
+            ),
+            (
+                r#"[{"issuer": "https://a", "namespace": "S H O P"}]"#,
+                "namespace",
+            ),
+            (
+                r#"[{"issuer": "user-service", "namespace": "shop"}]"#,
+                "auth.issuer",
+            ),
+            (
+                r#"[{"issuer": "https://a", "namespace": "shop", "jwks_url": "file:///k"}]"#,
+                "http(s)",
+            ),
+            (
+                r#"[{"issuer": "https://a", "namespace": "shop"}, {"issuer": "https://a", "namespace": "blog"}]"#,
+                "twice",
+            ),
+            ("not json", "JSON list"),
+        ] {
+            let err = load(&[(KEY, bad)]).expect_err(bad);
+            assert!(err.to_string().contains(says), "{bad}: {err}");
+        }
+        Ok(())
+    }
 }

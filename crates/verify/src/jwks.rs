@@ -95,7 +95,8 @@ struct State {
 /// The key set at one URL, fetched when first needed, again when its `Cache-Control` lifetime is
 /// over, and again (at most once per refetch interval) when a token names a key it does not hold,
 /// as after a rotation at the issuer. Fetches are serialised: many requests needing the set at once
-/// cause one fetch. When a refetch fails, the keys already held keep serving.
+/// cause one fetch. When a refetch fails, the keys already held keep serving, and the issuer is
+/// asked again only after the refetch interval.
 pub struct JwksCache {
     url: String,
     client: reqwest::Client,

@@ -1,7 +1,7 @@
 //! The verifier against a local issuer this test starts: a discovery document and a key set over
 //! real HTTP, keys made the way the service makes them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +52,8 @@ struct Issuer {
     keys: Arc<Mutex<Vec<Jwk>>>,
     cache_control: Arc<Mutex<String>>,
     jwks_fetches: Arc<AtomicUsize>,
+    /// While set, the key set answers 503 (the fetch is still counted).
+    failing: Arc<AtomicBool>,
     /// What the discovery document says the issuer is; the base URL unless a test changes it.
     named_issuer: Arc<Mutex<Option<String>>>,
     server: tokio::task::JoinHandle<()>,
@@ -64,14 +66,16 @@ impl Issuer {
         let keys = Arc::new(Mutex::new(keys));
         let cache_control = Arc::new(Mutex::new("public, max-age=300".to_owned()));
         let jwks_fetches = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(AtomicBool::new(false));
         let named_issuer = Arc::new(Mutex::new(None));
         let server = {
-            let (base, keys, cc, fetches, named) = (
+            let (base, keys, cc, fetches, named, fail) = (
                 base.clone(),
                 keys.clone(),
                 cache_control.clone(),
                 jwks_fetches.clone(),
                 named_issuer.clone(),
+                failing.clone(),
             );
             tokio::spawn(async move {
                 loop {
@@ -92,6 +96,14 @@ impl Issuer {
                             let doc = json!({"issuer": issuer, "jwks_uri": format!("{base}/jwks"),
                                 "id_token_signing_alg_values_supported": ["EdDSA", "RS256"]});
                             ("200 OK", doc.to_string(), "max-age=300".to_owned())
+                        }
+                        "/jwks" if fail.load(Ordering::SeqCst) => {
+                            fetches.fetch_add(1, Ordering::SeqCst);
+                            (
+                                "503 Service Unavailable",
+                                "{}".to_owned(),
+                                "no-store".to_owned(),
+                            )
                         }
                         "/jwks" => {
                             fetches.fetch_add(1, Ordering::SeqCst);
@@ -120,6 +132,7 @@ impl Issuer {
             keys,
             cache_control,
             jwks_fetches,
+            failing,
             named_issuer,
             server,
         }
@@ -350,6 +363,37 @@ async fn discovery_must_name_the_issuer_and_held_keys_survive_an_outage() {
 
     let unreachable = Verifier::discover(&base).await;
     assert!(matches!(unreachable, Err(Error::Unavailable(_))));
+}
+
+#[tokio::test]
+async fn a_failing_issuer_is_asked_again_once_per_interval_while_the_held_keys_verify() {
+    let ed = Key::new(SigningAlgorithm::EdDsa);
+    let issuer = Issuer::start(vec![ed.jwk()]).await;
+    // Never cached: every verification would fetch the set, were it not for the failure pacing.
+    *issuer.cache_control.lock().expect("lock") = "no-cache".into();
+    let interval = Duration::from_millis(400);
+    let verifier = Verifier::builder(&issuer.base)
+        .refetch_interval(interval)
+        .build()
+        .await
+        .expect("discover");
+    let token = ed.sign(&issuer.claims(900));
+    verifier.verify(&token).await.expect("valid");
+    assert_eq!(issuer.fetches(), 1);
+    issuer.failing.store(true, Ordering::SeqCst);
+    for _ in 0..5 {
+        verifier.verify(&token).await.expect("held keys");
+    }
+    // One failed refetch, then the held keys serve without asking until the interval is over.
+    assert_eq!(issuer.fetches(), 2);
+    tokio::time::sleep(interval + Duration::from_millis(100)).await;
+    verifier.verify(&token).await.expect("held keys");
+    assert_eq!(issuer.fetches(), 3);
+    // Back up: the set is read again at the next verification after the interval.
+    issuer.failing.store(false, Ordering::SeqCst);
+    tokio::time::sleep(interval + Duration::from_millis(100)).await;
+    verifier.verify(&token).await.expect("valid");
+    assert_eq!(issuer.fetches(), 4);
 }
 
 #[actix_web::test]

@@ -99,6 +99,11 @@ impl Harness {
     }
 
     /// A namespace, its key, an admin and a plain user.
+    /// The database the wiring runs on, for tests that set up what no RPC writes.
+    pub fn database(&self) -> &user_service_db::Database {
+        self._db.database()
+    }
+
     pub async fn tenant(&self, slug: &str) -> Tenant {
         let state = &self.wiring.http;
         let (_, api_key) = state
