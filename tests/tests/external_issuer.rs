@@ -199,7 +199,7 @@ async fn verifications(s: &Server, outcome: &str) -> i64 {
         "external_token_verifications_total{{outcome=\"{outcome}\"}}"
     ))
     .await
-    .unwrap_or(0)
+    .expect("every outcome is in /metrics from the start")
 }
 
 fn unsigned(header: Value, claims: &Value) -> String {
@@ -221,6 +221,19 @@ async fn an_identity_providers_users(backend: Backend) {
         .await;
     let shop = create_namespace(&s, "shop").await;
     let blog = create_namespace(&s, "blog").await;
+
+    // Every outcome is counted from zero, a bounded set of labels.
+    for outcome in [
+        "accepted",
+        "provisioned",
+        "unknown_issuer",
+        "expired",
+        "unknown_key",
+        "invalid",
+        "issuer_unavailable",
+    ] {
+        assert_eq!(verifications(&s, outcome).await, 0, "{outcome}");
+    }
 
     // The first call creates the user, the second finds it.
     let token = idp.token(&rsa, SUB).await;

@@ -17,6 +17,17 @@ pub enum ExternalTokenOutcome {
 }
 
 impl ExternalTokenOutcome {
+    /// Every outcome, so a registry can show each at zero before it first happens.
+    pub const ALL: [Self; 7] = [
+        Self::Accepted,
+        Self::Provisioned,
+        Self::UnknownIssuer,
+        Self::Refused(ExternalTokenRefusal::Expired),
+        Self::Refused(ExternalTokenRefusal::UnknownKey),
+        Self::Refused(ExternalTokenRefusal::Invalid),
+        Self::Refused(ExternalTokenRefusal::Unavailable),
+    ];
+
     /// The metric label: one of a fixed handful of values.
     pub fn label(self) -> &'static str {
         match self {

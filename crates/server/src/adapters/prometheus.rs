@@ -112,6 +112,10 @@ impl PrometheusTelemetry {
             &["outcome"],
         )
         .expect("static metric definition is valid");
+        // Shown at zero from the start, so a dashboard's rate of refusals is defined before the first.
+        for outcome in ExternalTokenOutcome::ALL {
+            external_tokens.with_label_values(&[outcome.label()]);
+        }
         for c in [
             Box::new(outbox.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(external_tokens.clone()),
