@@ -176,11 +176,15 @@ impl IdentityLinkRepository for DieselIdentityLinks {
                         .values(&user_row)
                         .execute(conn)
                         .map_err(|e| {
-                            Abort::Domain(errors::user_write(
-                                e,
-                                &user_row.row.namespace,
-                                &user_row.row.username,
-                            ))
+                            let r = &user_row.row;
+                            let fold = user_row.username_fold.as_deref();
+                            let who = (
+                                r.namespace.as_str(),
+                                r.id.as_str(),
+                                r.username.as_str(),
+                                fold,
+                            );
+                            Abort::Domain(crate::users::name_taken(conn, e, who))
                         })?;
                     insert_link(conn, &row)?;
                     Ok(())

@@ -56,7 +56,11 @@ impl UserRepository for DieselUsers {
                 diesel::insert_into(users::table)
                     .values(&row)
                     .execute(conn)
-                    .map_err(|e| errors::user_write(e, &row.row.namespace, &row.row.username))?;
+                    .map_err(|e| {
+                        let r = &row.row;
+                        let fold = row.username_fold.as_deref();
+                        name_taken(conn, e, (&r.namespace, &r.id, &r.username, fold))
+                    })?;
                 Ok(())
             })
             .await
@@ -147,7 +151,14 @@ impl UserRepository for DieselUsers {
                         .returning(USER_COLUMNS)
                         .get_result::<UserRow>(conn)
                         .map_err(|e| {
-                            Abort::Domain(errors::user_write(e, &namespace, &user.username))
+                            let (id, fold) = (user.id.to_string(), user.username_key());
+                            let who = (
+                                namespace.as_str(),
+                                id.as_str(),
+                                user.username.as_str(),
+                                Some(fold.as_str()),
+                            );
+                            Abort::Domain(name_taken(conn, e, who))
                         })?;
                     Ok(Some(row.into_user()?))
                 })
@@ -325,10 +336,10 @@ impl UserRepository for DieselUsers {
                     .filter(users::namespace.eq(&namespace))
                     .filter(users::id.eq(id.to_string()))
                     .filter(users::deleted_at.is_not_null());
-                let Some(username) = target
+                let Some((username, fold)) = target
                     .clone()
-                    .select(users::username)
-                    .first::<String>(conn)
+                    .select((users::username, users::username_fold))
+                    .first::<(String, Option<String>)>(conn)
                     .optional()
                     .map_err(errors::db)?
                 else {
@@ -343,7 +354,10 @@ impl UserRepository for DieselUsers {
                         users::updated_at.eq(now),
                     ))
                     .execute(conn)
-                    .map_err(|e| errors::user_write(e, &namespace, &username))?;
+                    .map_err(|e| {
+                        let id = id.to_string();
+                        name_taken(conn, e, (&namespace, &id, &username, fold.as_deref()))
+                    })?;
                 Ok(changed == 1)
             })
             .await
@@ -472,4 +486,37 @@ fn count_of(
         Counted::All => rows.select(counts::total).load(conn)?,
     };
     Ok(shards.into_iter().sum())
+}
+
+/// A user write refused by a unique index, as [`errors::user_write`] names it, except that when the
+/// username and the email are both taken the answer is `USERNAME_TAKEN` on both databases:
+/// PostgreSQL checks the username's index first, SQLite the email's. So an email conflict looks
+/// whether the username (`who`: namespace, id, username, its key) is live on another account too.
+/// Inside a PostgreSQL transaction the failed statement has aborted it and that look fails, but
+/// there the username was checked first anyway.
+pub(crate) fn name_taken(
+    conn: &mut DbConnection,
+    err: diesel::result::Error,
+    who: (&str, &str, &str, Option<&str>),
+) -> DomainError {
+    let (namespace, id, username, fold) = who;
+    let named = errors::user_write(err, namespace, username);
+    let (DomainError::EmailTaken { .. }, Some(fold)) = (&named, fold) else {
+        return named;
+    };
+    let username_too = users::table
+        .filter(users::namespace.eq(namespace))
+        .filter(users::username_fold.eq(fold))
+        .filter(users::deleted_at.is_null())
+        .filter(users::id.ne(id))
+        .select(users::id)
+        .first::<String>(conn)
+        .optional();
+    match username_too {
+        Ok(Some(_)) => DomainError::UsernameTaken {
+            namespace: namespace.to_owned(),
+            username: username.to_owned(),
+        },
+        _ => named,
+    }
 }

@@ -17,6 +17,7 @@ contract!(
     get_is_scoped_to_the_namespace_and_none_when_unknown,
     a_username_differing_only_in_case_is_taken,
     an_email_differing_only_in_case_is_taken,
+    a_username_and_an_email_both_taken_is_username_taken_on_every_backend,
     users_without_email_do_not_collide,
     the_same_username_and_email_in_another_namespace_are_free,
     a_user_of_an_unknown_namespace_is_namespace_not_found,
@@ -110,6 +111,21 @@ async fn an_email_differing_only_in_case_is_taken(db: Database) {
     let twin = user("acme", "bob", Some("ALICE@example.COM"));
     taken_email(repo.insert(&twin).await, "acme");
     assert_eq!(repo.get("acme", twin.id).await.expect("get"), None);
+}
+
+/// PostgreSQL and SQLite check their unique indexes in different orders; the answer is the same.
+async fn a_username_and_an_email_both_taken_is_username_taken_on_every_backend(db: Database) {
+    create_namespace(&db, "acme").await;
+    let repo = DieselUsers::new(db);
+    repo.insert(&user("acme", "alice", Some("alice@example.com")))
+        .await
+        .expect("insert");
+    let twin = user("acme", "ALICE", Some("Alice@Example.com"));
+    taken_username(repo.insert(&twin).await, "acme", "ALICE");
+    assert_eq!(repo.get("acme", twin.id).await.expect("get"), None);
+    // An email alone still names the email.
+    let other = user("acme", "bob", Some("ALICE@example.com"));
+    taken_email(repo.insert(&other).await, "acme");
 }
 
 async fn users_without_email_do_not_collide(db: Database) {
