@@ -45,6 +45,30 @@ fn revoke_beyond_the_cap(
     Ok(())
 }
 
+/// Whether the user is active, live and still at `version`, holding its row until the transaction
+/// ends so that no ending of its sessions (a version raise, a family revocation, a deactivation, a
+/// deletion: each an update of that row) can interleave. On PostgreSQL a share lock: those updates
+/// wait for it and it for them, but two rotations of the same user's logins do not wait for each
+/// other (an update of the row here, as before, serialised every refresh of a user and rewrote its
+/// row, search vector included, each time). On SQLite `BEGIN IMMEDIATE` already holds the database.
+fn hold_live_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    version: i64,
+) -> Result<bool, diesel::result::Error> {
+    let live = users::table
+        .find(user_id)
+        .filter(users::token_version.eq(version))
+        .filter(users::is_active.eq(true))
+        .filter(users::deleted_at.is_null())
+        .select(users::id);
+    let found = match conn {
+        DbConnection::Pg(pg) => live.for_share().first::<String>(pg).optional()?,
+        DbConnection::Sqlite(lite) => live.first::<String>(lite).optional()?,
+    };
+    Ok(found.is_some())
+}
+
 #[derive(Debug, Clone)]
 pub struct DieselRefreshTokens {
     db: Database,
@@ -73,8 +97,9 @@ impl RefreshTokenRepository for DieselRefreshTokens {
 
     async fn find(&self, token_hash: &str) -> DomainResult<Option<RefreshToken>> {
         let hash = token_hash.to_owned();
+        // A lookup by primary key, first on every refresh and logout.
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 refresh_tokens::table
                     .find(hash)
                     .first::<RefreshTokenRow>(conn)
@@ -99,18 +124,7 @@ impl RefreshTokenRepository for DieselRefreshTokens {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    // The user's row lock orders this against every ending of its sessions; the
-                    // condition refuses a user that was ended (or moved to a new version) before.
-                    let user_live = diesel::update(
-                        users::table
-                            .find(&row.user_id)
-                            .filter(users::token_version.eq(row.token_version))
-                            .filter(users::is_active.eq(true))
-                            .filter(users::deleted_at.is_null()),
-                    )
-                    .set(users::token_version.eq(users::token_version))
-                    .execute(conn)?;
-                    if user_live != 1 {
+                    if !hold_live_user(conn, &row.user_id, row.token_version)? {
                         return Ok(Rotation::Refused);
                     }
                     let old = refresh_tokens::table
@@ -141,7 +155,13 @@ impl RefreshTokenRepository for DieselRefreshTokens {
                     diesel::insert_into(refresh_tokens::table)
                         .values(&row)
                         .execute(conn)?;
-                    revoke_beyond_the_cap(conn, &row, now)?;
+                    // A rotation spends one live token and stores one: the family's live count is
+                    // unchanged, so only a reissue (the old one stays spent, a new one is added) can
+                    // take it past the cap. Skipping the check spares a scan of the whole family,
+                    // which grows by one row per rotation.
+                    if outcome == Rotation::Reissued {
+                        revoke_beyond_the_cap(conn, &row, now)?;
+                    }
                     Ok(outcome)
                 })
                 .map_err(errors::refresh_token_write)
