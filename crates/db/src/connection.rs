@@ -69,6 +69,11 @@ impl Manager {
         }
     }
 
+    /// The count of connections found dead, which makes every connection verified before suspect.
+    pub(crate) fn losses(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.losses)
+    }
+
     /// The SQLite file is created on first connection, but its directory is not.
     pub(crate) fn prepare(&self) -> Result<(), DbError> {
         if let Target::Sqlite(path) = &self.target

@@ -6,6 +6,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, HandleError, ManageConnection, Pool};
 use user_service_domain::DomainError;
 
+use crate::async_pg::{AsyncPg, Lease};
 use crate::connection::{DbConnection, Manager, Target};
 use crate::errors::{self, DbError};
 
@@ -47,6 +48,7 @@ pub struct PoolStatus {
 pub struct Database {
     pool: Pool<Manager>,
     backend: Backend,
+    async_pg: Option<AsyncPg>,
 }
 
 impl Database {
@@ -59,13 +61,17 @@ impl Database {
             Target::Postgres(_) => Backend::Postgres,
             Target::Sqlite(_) => Backend::Sqlite,
         };
-        let manager = Manager::new(target);
+        let manager = Manager::new(target.clone());
         manager.prepare()?;
         // Made here rather than by the pool so that a wrong URL or a database that is down fails
         // start-up with the driver's own message, not with a pool timeout.
         manager
             .connect()
             .map_err(|e| DbError::Connect(e.to_string()))?;
+        let async_pg = match target {
+            Target::Postgres(url) => AsyncPg::new(&url, manager.losses()),
+            Target::Sqlite(_) => None,
+        };
         // Connections open on demand; one stays open so a health check or the first request after a
         // quiet spell does not pay for a connect. r2d2's `SELECT 1` on every checkout is off: it
         // cost a round trip per query. `checkout` pings only connections idle long enough for the
@@ -77,7 +83,11 @@ impl Database {
             .connection_timeout(CONNECTION_TIMEOUT)
             .error_handler(Box::new(LogErrors))
             .build_unchecked(manager);
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            async_pg,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -121,6 +131,11 @@ impl Database {
             return finish(conn, f);
         }
         self.run(f).await
+    }
+
+    /// This thread's async connection (PostgreSQL only, see `async_pg`) for a read, if it has one now.
+    pub(crate) async fn async_connection(&self) -> Option<Lease> {
+        self.async_pg.as_ref()?.connection().await
     }
 
     /// Runs `f` with a pooled connection on the calling thread, which may block: for code already on

@@ -1,9 +1,11 @@
 //! Diesel adapters of the domain's repository ports: one code path for SQLite and PostgreSQL.
 //!
 //! [`Database`] is a pool over either backend, picked by the URL scheme; every adapter runs its queries
-//! through [`Database::run`], off the async executor. The schema is the same in both migration folders,
+//! through [`Database::run`], off the async executor, except the principal read, which is cheaper
+//! inline on SQLite and on an async connection on PostgreSQL (`async_pg`). The schema is the same in both migration folders,
 //! in portable column types, so a query is written once.
 
+mod async_pg;
 mod connection;
 mod database;
 mod email;

@@ -165,9 +165,11 @@ impl NewUserRow {
 /// Declares `USER_COLUMNS`, a tuple of the named `users` columns, as its type and its value.
 macro_rules! user_columns {
     ($($column:ident),+ $(,)?) => {
+        /// The type of [`USER_COLUMNS`], for queries whose type is spelled out.
+        pub(crate) type UserColumns = ($(users::$column,)+);
         /// The columns of [`UserRow`], in its order: what every read of users selects (and every
         /// update returns).
-        pub(crate) const USER_COLUMNS: ($(users::$column,)+) = ($(users::$column,)+);
+        pub(crate) const USER_COLUMNS: UserColumns = ($(users::$column,)+);
     };
 }
 

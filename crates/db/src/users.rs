@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use diesel::dsl;
 use diesel::prelude::*;
 use user_service_domain::DomainError;
 use user_service_domain::error::DomainResult;
@@ -13,9 +14,27 @@ use uuid::Uuid;
 use crate::connection::{DbConnection, write_transaction};
 use crate::database::Database;
 use crate::errors;
-use crate::models::{NewUserRow, USER_COLUMNS, UserChangeset, UserRow, from_db_time, to_db_time};
+use crate::models::{
+    NewUserRow, USER_COLUMNS, UserChangeset, UserColumns, UserRow, from_db_time, to_db_time,
+};
 use crate::schema::{namespace_user_counts as counts, users};
 use crate::user_search::search_ids;
+
+/// A user by its key: the principal read, the same query on a pooled and on an async connection.
+type UserById = dsl::Select<
+    dsl::Filter<
+        dsl::Filter<users::table, dsl::Eq<users::namespace, String>>,
+        dsl::Eq<users::id, String>,
+    >,
+    UserColumns,
+>;
+
+fn user_by_id(namespace: &str, id: Uuid) -> UserById {
+    users::table
+        .filter(users::namespace.eq(namespace.to_owned()))
+        .filter(users::id.eq(id.to_string()))
+        .select(USER_COLUMNS)
+}
 
 /// Why a write transaction on `users` was rolled back: the database failed, or a rule of the domain
 /// refused the change (a duplicate email, a merged `extra` over its limits).
@@ -67,14 +86,23 @@ impl UserRepository for DieselUsers {
     }
 
     async fn get(&self, namespace: &str, id: Uuid) -> DomainResult<Option<User>> {
+        // Every authenticated request reads its principal here: the cheapest path there is. On
+        // PostgreSQL that is this thread's async connection; without one, or when it fails, the pool.
+        if let Some(lease) = self.db.async_connection().await {
+            let mut conn = lease.connection();
+            let query = user_by_id(namespace, id);
+            match diesel_async::RunQueryDsl::first::<UserRow>(query, &mut conn)
+                .await
+                .optional()
+            {
+                Ok(row) => return row.map(UserRow::into_user).transpose(),
+                Err(error) => lease.failed(&error),
+            }
+        }
         let namespace = namespace.to_owned();
-        // Every authenticated request reads its principal here: the cheapest path there is.
         self.db
             .read(move |conn| {
-                users::table
-                    .filter(users::namespace.eq(namespace))
-                    .filter(users::id.eq(id.to_string()))
-                    .select(USER_COLUMNS)
+                user_by_id(&namespace, id)
                     .first::<UserRow>(conn)
                     .optional()
                     .map_err(errors::db)?

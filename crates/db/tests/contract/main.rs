@@ -12,6 +12,7 @@ mod identity_links;
 mod ledger;
 mod names;
 mod namespaces;
+mod principal_reads;
 mod refresh_tokens;
 mod sessions;
 mod signing_keys;
