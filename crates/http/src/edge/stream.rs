@@ -4,6 +4,7 @@
 //! ones before it, so their answers go out first and in order, and the connection then closes.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -90,8 +91,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedStream<T> {
                 this.answer_with(Fault::HeadTimeout);
                 continue;
             }
-            let mut scratch = [0u8; 8 * 1024];
-            let mut read = ReadBuf::new(&mut scratch);
+            // Left uninitialised: zeroing 8 KiB on every poll (most of which find nothing to read)
+            // was 8 % of a request's instructions (callgrind, docs/BENCHMARKS.md).
+            let mut scratch = [MaybeUninit::<u8>::uninit(); 8 * 1024];
+            let mut read = ReadBuf::uninit(&mut scratch);
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
             if read.filled().is_empty() {
                 // The client's end: actix-http sees it as any end of stream.
