@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Instructions per request of GET /users/me, counted by callgrind: repeatable on a shared machine
+# where CPU seconds are not (the same binary gives the same count within 0.1 %). The server runs
+# under valgrind with one worker on a fresh database of BACKEND (sqlite|postgres); one client sends
+# N and then 2N requests on a keep-alive connection, and the difference over N is the figure, so
+# start-up does not count. Knobs: USER_SERVICE_BIN, BACKEND, N (1000). KEEP=DIR keeps the profiles
+# for `callgrind_annotate --inclusive=yes DIR/cg.out`.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ensure_tools
+command -v valgrind >/dev/null || (apt-get install -y -qq valgrind >/dev/null)
+BACKEND="${BACKEND:-sqlite}"
+N="${N:-1000}"
+
+# total_instructions COUNT: the server's instructions for start-up, one user and COUNT requests.
+total_instructions() {
+  local url out log base token hp
+  url=$(fresh_db "$BACKEND")
+  out="${KEEP:-$(mktemp -d)}"; mkdir -p "$out"; log="$out/log"
+  env APP_ENV=development USER_SERVICE_CONFIG_DIR="$ROOT/config" DATABASE_URL="$url" \
+    USER_SERVICE__SERVER__PORT=0 USER_SERVICE__GRPC__PORT=0 USER_SERVICE__SERVER__WORKERS=1 \
+    USER_SERVICE__RATE_LIMIT__ENABLED=false USER_SERVICE__LOG__LEVEL=warn USER_SERVICE__AUTH__BCRYPT_COST=4 \
+    JWT_SECRET_KEY=benchmark-secret-long-enough \
+    valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$BIN" serve >"$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 600); do
+    base=$(sed -n 's/^user-service listening on //p' "$log" | head -1)
+    [ -n "$base" ] && break
+    sleep 0.2
+  done
+  curl -sf -X POST "$base/userspaces" -H 'Content-Type: application/json' -d '{"namespace":"bench"}' >/dev/null
+  token=$(curl -sf -X POST "$base/auth/register" -H 'Content-Type: application/json' \
+    -d '{"namespace":"bench","username":"alice","password":"supersecret123"}' | json_field access_token)
+  hp=${base#http://}
+  python3 "$BENCH_DIR/keepalive_client.py" "${hp%:*}" "${hp##*:}" "$token" "$1"
+  kill -INT "$pid"; wait "$pid" || true
+  drop_db "$url"
+  grep -h '^summary\|^totals' "$out"/cg.out* | awk '{s += $2} END {print s}'
+}
+
+one=$(total_instructions "$N")
+two=$(total_instructions $((2 * N)))
+echo "$BACKEND GET /users/me: $(( (two - one) / N )) instructions per request ($BIN)"
