@@ -16,6 +16,7 @@
 //! (`sslmode=prefer`, libpq's default, with a host that is not local), keeps its reads on the pool,
 //! so no read leaves the machine in clear text that did not before; so does one whose environment
 //! (`PGSSLMODE`, `PGOPTIONS`, `PGSERVICE`) changes libpq's session in ways tokio-postgres ignores.
+//! On a local host the pool's connections are in clear text too (`pool_url`).
 
 use std::cell::RefCell;
 use std::net::IpAddr;
@@ -243,6 +244,19 @@ fn plain_as_libpq(url: &str, env_set: impl Fn(&str) -> bool) -> Result<(), &'sta
     }
 }
 
+/// The URL the pool's libpq connections use: on a local host where libpq would only prefer TLS, in
+/// clear text like the async connections, as `sslmode=disable` says (libpq takes the last value of a
+/// repeated option). TLS over loopback hides nothing from anyone who could read it, and it cost the
+/// service and the server a tenth of their CPU per statement (`perf`, issue 14). Any URL or
+/// environment that asks for TLS is left as it is.
+pub(crate) fn pool_url(url: &str) -> String {
+    if plain_as_libpq(url, |name| std::env::var_os(name).is_some()).is_err() {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}
+
 fn is_loopback(name: &str) -> bool {
     // An IPv6 host comes bracketed in a URL.
     let name = name.trim_start_matches('[').trim_end_matches(']');
@@ -251,7 +265,7 @@ fn is_loopback(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::plain_as_libpq;
+    use super::{plain_as_libpq, pool_url};
 
     #[test]
     fn only_urls_that_libpq_would_not_encrypt_go_async() {
@@ -285,6 +299,25 @@ mod tests {
         assert!(!with_env("PGOPTIONS"));
         assert!(!with_env("PGSERVICE"));
         assert!(with_env("PGAPPNAME"));
+    }
+
+    #[test]
+    fn the_pool_drops_tls_only_where_libpq_would_merely_prefer_it_locally() {
+        assert_eq!(
+            pool_url("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+        );
+        assert_eq!(
+            pool_url("postgres://u@localhost/db?sslmode=prefer"),
+            "postgres://u@localhost/db?sslmode=prefer&sslmode=disable"
+        );
+        for url in [
+            "postgres://u@db.example.com/db",
+            "postgres://u@127.0.0.1/db?sslmode=require",
+            "postgres://u@127.0.0.1/db?sslrootcert=/etc/ca.pem",
+        ] {
+            assert_eq!(pool_url(url), url);
+        }
     }
 }
 

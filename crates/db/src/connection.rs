@@ -11,6 +11,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 
+use crate::async_pg::pool_url;
 use crate::errors::DbError;
 
 /// A connection to either backend. Queries written against it run unchanged on both, as long as
@@ -166,7 +167,7 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
         let conn = match &self.target {
-            Target::Postgres(url) => DbConnection::Pg(PgConnection::establish(url)?),
+            Target::Postgres(url) => DbConnection::Pg(PgConnection::establish(&pool_url(url))?),
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
                 conn.batch_execute(SQLITE_SETUP)?;

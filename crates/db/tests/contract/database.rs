@@ -221,3 +221,27 @@ async fn a_database_that_goes_away_answers_unavailable() {
     assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
     assert!(!test_db.ping().await);
 }
+
+#[derive(diesel::QueryableByName)]
+struct Encrypted {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    ssl: bool,
+}
+
+/// The test server is local and its URL leaves `sslmode` to libpq's default (`prefer`): the pool's
+/// connections are then in clear text, like the async connections, though the server offers TLS.
+#[tokio::test]
+async fn local_pooled_connections_skip_the_tls_libpq_would_only_prefer() {
+    let test_db = user_service_db::testing::fresh_postgres().await;
+    assert!(!test_db.url().contains("sslmode"), "{}", test_db.url());
+    let encrypted = test_db
+        .database()
+        .run(|conn| {
+            diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .get_result::<Encrypted>(conn)
+                .map_err(DomainError::unexpected)
+        })
+        .await
+        .expect("pg_stat_ssl");
+    assert!(!encrypted.ssl);
+}
