@@ -160,6 +160,43 @@ impl Database {
     }
 }
 
+/// The first row of `$query` (an owned diesel query) as `$row`, by the cheapest path there is, for
+/// the reads every request makes (its principal, its service key): on PostgreSQL the thread's async
+/// connection, a socket write and an await; otherwise, or when that connection fails, `read` (inline
+/// on SQLite, the pool on PostgreSQL). `DomainResult<Option<$row>>`.
+macro_rules! first_hot {
+    ($db:expr, $query:expr, $row:ty) => {{
+        use diesel::OptionalExtension as _;
+        let db: &$crate::database::Database = $db;
+        let query = $query;
+        let mut answer = None;
+        if let Some(lease) = db.async_connection().await {
+            let mut conn = lease.connection();
+            match diesel_async::RunQueryDsl::first::<$row>(query.clone(), &mut conn)
+                .await
+                .optional()
+            {
+                Ok(row) => answer = Some(Ok(row)),
+                Err(error) => lease.failed(&error),
+            }
+        }
+        match answer {
+            Some(answer) => answer,
+            None => {
+                db.read(move |conn| {
+                    $crate::connection::on_backend!(conn, |c| {
+                        diesel::RunQueryDsl::first::<$row>(query, c)
+                    })
+                    .optional()
+                    .map_err($crate::errors::db)
+                })
+                .await
+            }
+        }
+    }};
+}
+pub(crate) use first_hot;
+
 /// Runs `f` on a pooled connection. A connection whose query failed for a reason of the database's
 /// (not a rule of the domain) is pinged, and closed by the pool if it no longer answers, so a
 /// database restart costs each pooled connection at most one failed request.

@@ -7,7 +7,7 @@ use user_service_domain::model::{Namespace, NamespaceChanges, PageRequest, Paged
 use user_service_domain::ports::NamespaceRepository;
 
 use crate::connection::write_transaction;
-use crate::database::Database;
+use crate::database::{Database, first_hot};
 use crate::errors;
 use crate::models::{NamespaceChangeset, NamespaceRow};
 use crate::paging;
@@ -74,17 +74,9 @@ impl NamespaceRepository for DieselNamespaces {
     }
 
     async fn find_by_api_key_hash(&self, api_key_hash: &str) -> DomainResult<Option<Namespace>> {
-        let hash = api_key_hash.to_owned();
-        self.db
-            .run(move |conn| {
-                let row = namespaces::table
-                    .filter(namespaces::api_key_hash.eq(hash))
-                    .first::<NamespaceRow>(conn)
-                    .optional()
-                    .map_err(errors::db)?;
-                Ok(row.map(Namespace::from))
-            })
-            .await
+        // Every request with a service key reads its namespace here.
+        let by_key = namespaces::table.filter(namespaces::api_key_hash.eq(api_key_hash.to_owned()));
+        Ok(first_hot!(&self.db, by_key, NamespaceRow)?.map(Namespace::from))
     }
 
     async fn update(

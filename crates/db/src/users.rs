@@ -11,8 +11,8 @@ use user_service_domain::model::{PageRequest, Paged, SearchQuery, User, UserChan
 use user_service_domain::ports::{AvatarRef, LoginName, UserFilter, UserRepository};
 use uuid::Uuid;
 
-use crate::connection::{DbConnection, on_backend, write_transaction};
-use crate::database::Database;
+use crate::connection::{DbConnection, write_transaction};
+use crate::database::{Database, first_hot};
 use crate::errors;
 use crate::models::{
     NewUserRow, USER_COLUMNS, UserChangeset, UserColumns, UserRow, from_db_time, to_db_time,
@@ -86,30 +86,10 @@ impl UserRepository for DieselUsers {
     }
 
     async fn get(&self, namespace: &str, id: Uuid) -> DomainResult<Option<User>> {
-        // Every authenticated request reads its principal here: the cheapest path there is. On
-        // PostgreSQL that is this thread's async connection; without one, or when it fails, the pool.
-        if let Some(lease) = self.db.async_connection().await {
-            let mut conn = lease.connection();
-            let query = user_by_id(namespace, id);
-            match diesel_async::RunQueryDsl::first::<UserRow>(query, &mut conn)
-                .await
-                .optional()
-            {
-                Ok(row) => return row.map(UserRow::into_user).transpose(),
-                Err(error) => lease.failed(&error),
-            }
-        }
-        let namespace = namespace.to_owned();
-        self.db
-            .read(move |conn| {
-                let query = user_by_id(&namespace, id);
-                on_backend!(conn, |c| query.first::<UserRow>(c))
-                    .optional()
-                    .map_err(errors::db)?
-                    .map(UserRow::into_user)
-                    .transpose()
-            })
-            .await
+        // Every authenticated request reads its principal here.
+        first_hot!(&self.db, user_by_id(namespace, id), UserRow)?
+            .map(UserRow::into_user)
+            .transpose()
     }
 
     async fn find_live(&self, namespace: &str, login: &LoginName) -> DomainResult<Option<User>> {
