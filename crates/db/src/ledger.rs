@@ -1,5 +1,5 @@
-//! `CreditLedger` on Diesel. Each balance change is one write transaction: a conditional update of the
-//! balance row (the database decides whether the balance covers a consume) plus its transaction row.
+//! `CreditLedger` on Diesel. The changes of one account are decided under its balance row's lock, in
+//! order, and stored as one update of the balance plus their transaction rows (see `apply_changes`).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -17,7 +17,7 @@ use user_service_domain::model::{
 use user_service_domain::ports::CreditLedger;
 use uuid::Uuid;
 
-use crate::connection::{DbConnection, write_transaction};
+use crate::connection::{DbConnection, on_backend, write_transaction};
 use crate::database::Database;
 use crate::errors;
 use crate::models::{from_db_time, parse_uuid, to_db_time};
@@ -28,9 +28,9 @@ use crate::schema::{credit_balances, credit_transactions};
 /// maximal amount can never overflow.
 const MAX_BALANCE: i64 = 9_000_000_000_000_000_000;
 
-/// Balance changes go through the group commit of `Writers`: each change is still its own
-/// conditional update and ledger row, decided by the database, but the changes of one account that
-/// wait together share one transaction and so one commit (one WAL flush on PostgreSQL).
+/// Balance changes go through the group commit of `Writers`: the changes of one account that wait
+/// together share one transaction and so one commit (one WAL flush on PostgreSQL), each still with
+/// its own answer and its own ledger row.
 #[derive(Debug, Clone)]
 pub struct DieselCreditLedger {
     db: Database,
@@ -47,7 +47,7 @@ impl DieselCreditLedger {
 }
 
 /// Every column of `credit_transactions`, in table order.
-#[derive(Debug, Queryable)]
+#[derive(Debug, Clone, Queryable)]
 struct TransactionRow {
     id: i64,
     transaction_id: String,
@@ -107,7 +107,7 @@ impl NewTransactionRow {
     fn new(tx: &NewTransaction, balance_after: i64) -> Self {
         let amount = tx.amount.millionths();
         // Cannot overflow: the balance before was a stored balance, so in 0..=MAX_BALANCE, and
-        // MAX_BALANCE plus the largest amount still fits an i64 (the update's filter enforces it).
+        // MAX_BALANCE plus the largest amount still fits an i64 (`apply_changes` keeps to it).
         let balance_before = match tx.transaction_type {
             TransactionType::Consume => balance_after + amount,
             TransactionType::Recharge => balance_after - amount,
@@ -126,29 +126,6 @@ impl NewTransactionRow {
             created_at: to_db_time(tx.created_at),
         }
     }
-}
-
-/// Why a recharge with a reference id was undone.
-enum Abort {
-    Db(diesel::result::Error),
-    /// The reference id was used before: the unique index refused the transaction row.
-    Duplicate,
-}
-
-impl From<diesel::result::Error> for Abort {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Db(e)
-    }
-}
-
-fn insert_transaction(
-    conn: &mut DbConnection,
-    row: &NewTransactionRow,
-) -> Result<TransactionRow, diesel::result::Error> {
-    diesel::insert_into(credit_transactions::table)
-        .values(row)
-        .returning(credit_transactions::all_columns)
-        .get_result::<TransactionRow>(conn)
 }
 
 /// The most changes one transaction applies; more waiting ones go in the next.
@@ -275,17 +252,16 @@ fn same_error(e: &DomainError) -> DomainError {
 }
 
 /// Applies a batch in one transaction and returns each change's answer, in order. A change the
-/// rules refuse (an overdraw, a reused reference id) is undone alone. When the database fails a
-/// statement, nothing of the batch was committed, and each change is applied again in a transaction
-/// of its own, so that one failing change fails alone; a failed commit fails them all (whether it
-/// landed is unknown, so nothing is tried twice).
+/// rules refuse (an overdraw, a balance above the maximum) is left out alone; a reused reference id
+/// answers with its first transaction. When the database fails a statement, nothing of the batch
+/// was committed, and each change is applied again in a transaction of its own, so that one failing
+/// change fails alone; a failed commit fails them all (whether it landed is unknown, so nothing is
+/// tried twice).
 fn apply_batch(conn: &mut DbConnection, batch: &[Pending]) -> Vec<DomainResult<CreditTransaction>> {
     let mut statements_done = false;
+    let changes = batch.iter().map(|p| &p.tx).collect::<Vec<_>>();
     let outcomes = write_transaction(conn, |conn| {
-        let outcomes = batch
-            .iter()
-            .map(|p| apply_one(conn, &p.tx))
-            .collect::<Result<Vec<_>, diesel::result::Error>>()?;
+        let outcomes = apply_changes(conn, &changes)?;
         statements_done = true;
         Ok::<_, diesel::result::Error>(outcomes)
     });
@@ -298,9 +274,9 @@ fn apply_batch(conn: &mut DbConnection, batch: &[Pending]) -> Vec<DomainResult<C
         Err(_) => batch
             .iter()
             .map(|p| {
-                write_transaction(conn, |conn| apply_one(conn, &p.tx))
+                write_transaction(conn, |conn| apply_changes(conn, &[&p.tx]))
                     .map_err(errors::db)
-                    .and_then(answer)
+                    .and_then(|mut one| answer(one.remove(0)))
             })
             .collect(),
     }
@@ -326,132 +302,195 @@ fn answer(outcome: Outcome) -> DomainResult<CreditTransaction> {
     }
 }
 
-/// One change inside the batch's transaction. A refusal leaves nothing of the change behind; a
-/// database error is returned for the whole batch.
-fn apply_one(
+/// What the walk over a batch decided for one change, before its row is stored.
+enum Decision {
+    /// Stored as the `n`th row of the batch's insert.
+    Store(usize),
+    Original(TransactionRow),
+    Insufficient,
+    AboveMaximum,
+}
+
+/// The single point where the changes of one account are decided, all of them of that account, in
+/// order. Under the balance row's lock (PostgreSQL) or the database's write lock (SQLite) the
+/// balance read here is the balance, so walking the changes in Rust decides each exactly as its own
+/// conditional update would: a consume goes through only if the balance left by the changes before
+/// it covers it. Then the whole batch is three statements whatever its size: one update of the
+/// balance (guarded by the balance it started from, so a writer that did not hold the lock fails the
+/// batch instead of losing an update), one insert of every ledger row, and the lookup of reference
+/// ids used before. The unique index on (user, reference id) stays the last word on those.
+fn apply_changes(
     conn: &mut DbConnection,
-    tx: &NewTransaction,
-) -> Result<Outcome, diesel::result::Error> {
-    if tx.transaction_type == TransactionType::Consume {
-        return consume(conn, tx);
-    }
-    if tx.reference_id.is_none() {
-        // Without a reference id the unique index cannot refuse the row: no savepoint needed.
-        return recharge(conn, tx).map_err(|e| match e {
-            Abort::Db(e) => e,
-            Abort::Duplicate => diesel::result::Error::RollbackTransaction,
-        });
-    }
-    // A reused reference id is refused by the unique index after the balance was raised: in a
-    // savepoint, so that undoing it keeps the batch's other changes (PostgreSQL aborts the whole
-    // transaction on an error outside one).
-    let attempt = conn.transaction(|conn| {
-        let outcome = recharge(conn, tx)?;
-        Ok::<_, Abort>(outcome)
-    });
-    match attempt {
-        Ok(outcome) => Ok(outcome),
-        Err(Abort::Duplicate) => {
-            let reference = tx.reference_id.clone().unwrap_or_default();
-            let original = credit_transactions::table
-                .filter(credit_transactions::user_id.eq(tx.user_id.to_string()))
-                .filter(credit_transactions::reference_id.eq(reference))
-                .first::<TransactionRow>(conn)?;
-            Ok(Outcome::Original(original))
-        }
-        Err(Abort::Db(e)) => Err(e),
-    }
-}
-
-/// The single point where concurrent consumes are decided: the row lock and the condition let
-/// exactly as many through as the balance covers.
-fn consume(conn: &mut DbConnection, tx: &NewTransaction) -> Result<Outcome, diesel::result::Error> {
-    let amount = tx.amount.millionths();
-    let after = diesel::update(
-        credit_balances::table
-            .find(tx.user_id.to_string())
-            .filter(credit_balances::balance.ge(amount)),
-    )
-    .set((
-        credit_balances::balance.eq(credit_balances::balance - amount),
-        credit_balances::updated_at.eq(to_db_time(tx.created_at)),
-    ))
-    .returning(credit_balances::balance)
-    .get_result::<i64>(conn)
-    .optional()?;
-    match after {
-        Some(after) => {
-            insert_transaction(conn, &NewTransactionRow::new(tx, after)).map(Outcome::Applied)
-        }
-        None => Ok(Outcome::Insufficient),
-    }
-}
-
-/// A recharge; `Abort::Duplicate` when its reference id was used before (the caller undoes it).
-fn recharge(conn: &mut DbConnection, tx: &NewTransaction) -> Result<Outcome, Abort> {
-    let (user_id, amount, now) = (
-        tx.user_id.to_string(),
-        tx.amount.millionths(),
-        to_db_time(tx.created_at),
-    );
-    let after = match add_to_balance(conn, &user_id, amount, now)? {
-        Some(after) => after,
+    changes: &[&NewTransaction],
+) -> Result<Vec<Outcome>, diesel::result::Error> {
+    let Some(first) = changes.first() else {
+        return Ok(Vec::new());
+    };
+    let user_id = first.user_id.to_string();
+    let recharges = changes
+        .iter()
+        .any(|tx| tx.transaction_type == TransactionType::Recharge);
+    let start = match lock_balance(conn, &user_id)? {
+        Some(balance) => balance,
+        // No balance row: consumes alone cannot go through; a recharge creates it.
+        None if !recharges => return Ok(changes.iter().map(|_| Outcome::Insufficient).collect()),
         None => {
-            // No balance row yet (or one the amount would raise above the maximum). Inserted in a
-            // savepoint: when a concurrent first recharge created it meanwhile, the violation must
-            // not abort the whole transaction (PostgreSQL would), and the update then finds the row.
-            let created = conn.transaction(|conn| {
-                diesel::insert_into(credit_balances::table)
-                    .values((
-                        credit_balances::user_id.eq(&user_id),
-                        credit_balances::namespace.eq(&tx.namespace),
-                        credit_balances::balance.eq(amount),
-                        credit_balances::updated_at.eq(now),
-                    ))
-                    .execute(conn)
-            });
-            match created {
-                Ok(_) => amount,
-                Err(e) if errors::is_unique_violation(&e) => {
-                    match add_to_balance(conn, &user_id, amount, now)? {
-                        Some(after) => after,
-                        None => return Ok(Outcome::AboveMaximum),
-                    }
-                }
-                Err(e) => return Err(Abort::Db(e)),
-            }
+            create_balance(conn, &user_id, &first.namespace, first.created_at)?;
+            lock_balance(conn, &user_id)?.ok_or(diesel::result::Error::NotFound)?
         }
     };
-    insert_transaction(conn, &NewTransactionRow::new(tx, after))
-        .map(Outcome::Applied)
-        .map_err(|e| {
-            if tx.reference_id.is_some() && errors::is_unique_violation(&e) {
-                Abort::Duplicate
-            } else {
-                Abort::Db(e)
+    let mut used = used_references(conn, &user_id, changes)?;
+
+    let mut balance = start;
+    let mut rows = Vec::with_capacity(changes.len());
+    let mut updated_at = None;
+    let decisions = changes
+        .iter()
+        .map(|tx| {
+            let amount = tx.amount.millionths();
+            let after = match tx.transaction_type {
+                TransactionType::Consume if balance < amount => return Decision::Insufficient,
+                TransactionType::Consume => balance - amount,
+                TransactionType::Recharge => {
+                    if let Some(first) = tx.reference_id.as_ref().and_then(|r| used.get(r)) {
+                        return match first {
+                            Used::Stored(row) => Decision::Original(row.clone()),
+                            Used::InBatch(n) => Decision::Store(*n),
+                        };
+                    }
+                    if balance > MAX_BALANCE - amount {
+                        return Decision::AboveMaximum;
+                    }
+                    balance + amount
+                }
+            };
+            balance = after;
+            updated_at = Some(tx.created_at);
+            if let Some(reference) = &tx.reference_id {
+                used.insert(reference.clone(), Used::InBatch(rows.len()));
             }
+            rows.push(NewTransactionRow::new(tx, after));
+            Decision::Store(rows.len() - 1)
         })
+        .collect::<Vec<_>>();
+
+    let mut stored = Vec::new();
+    if let Some(updated_at) = updated_at {
+        let guarded = credit_balances::table
+            .find(&user_id)
+            .filter(credit_balances::balance.eq(start));
+        let changed = on_backend!(conn, |c| diesel::update(guarded)
+            .set((
+                credit_balances::balance.eq(balance),
+                credit_balances::updated_at.eq(to_db_time(updated_at)),
+            ))
+            .execute(c))?;
+        if changed != 1 {
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        stored = on_backend!(conn, |c| diesel::insert_into(credit_transactions::table)
+            .values(&rows)
+            .returning(credit_transactions::all_columns)
+            .get_results::<TransactionRow>(c))?;
+    }
+    // The rows come back by transaction id: RETURNING promises no order for a multi-row insert.
+    let by_id = stored
+        .into_iter()
+        .map(|row| (row.transaction_id.clone(), row))
+        .collect::<HashMap<_, _>>();
+    let take = |n: usize| {
+        let id = &rows[n].transaction_id;
+        by_id
+            .get(id)
+            .cloned()
+            .ok_or(diesel::result::Error::NotFound)
+    };
+    decisions
+        .into_iter()
+        .enumerate()
+        .map(|(i, decision)| {
+            Ok(match decision {
+                // A row's own change is `Applied`; a later change with the same reference id in the
+                // same batch answers with it as its original.
+                Decision::Store(n) if is_own_row(&rows, n, changes[i]) => {
+                    Outcome::Applied(take(n)?)
+                }
+                Decision::Store(n) => Outcome::Original(take(n)?),
+                Decision::Original(row) => Outcome::Original(row),
+                Decision::Insufficient => Outcome::Insufficient,
+                Decision::AboveMaximum => Outcome::AboveMaximum,
+            })
+        })
+        .collect()
 }
 
-/// Adds `amount` to an existing balance row; `None` when there is no row or it would pass the maximum.
-fn add_to_balance(
+fn is_own_row(rows: &[NewTransactionRow], n: usize, tx: &NewTransaction) -> bool {
+    rows[n].transaction_id == tx.transaction_id.to_string()
+}
+
+/// Where a reference id was first used: a stored transaction, or a row of this batch.
+enum Used {
+    Stored(TransactionRow),
+    InBatch(usize),
+}
+
+/// The account's transactions whose reference ids the batch's recharges name again.
+fn used_references(
     conn: &mut DbConnection,
     user_id: &str,
-    amount: i64,
-    now: NaiveDateTime,
+    changes: &[&NewTransaction],
+) -> Result<HashMap<String, Used>, diesel::result::Error> {
+    let references = changes
+        .iter()
+        .filter_map(|tx| tx.reference_id.clone())
+        .collect::<Vec<_>>();
+    if references.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found = on_backend!(conn, |c| credit_transactions::table
+        .filter(credit_transactions::user_id.eq(user_id))
+        .filter(credit_transactions::reference_id.eq_any(&references))
+        .load::<TransactionRow>(c))?;
+    Ok(found
+        .into_iter()
+        .filter_map(|row| Some((row.reference_id.clone()?, Used::Stored(row))))
+        .collect())
+}
+
+/// The balance, locked until the transaction ends. On SQLite `BEGIN IMMEDIATE` already holds the
+/// database.
+fn lock_balance(
+    conn: &mut DbConnection,
+    user_id: &str,
 ) -> Result<Option<i64>, diesel::result::Error> {
-    diesel::update(
-        credit_balances::table
-            .find(user_id)
-            .filter(credit_balances::balance.le(MAX_BALANCE - amount)),
-    )
-    .set((
-        credit_balances::balance.eq(credit_balances::balance + amount),
-        credit_balances::updated_at.eq(now),
-    ))
-    .returning(credit_balances::balance)
-    .get_result::<i64>(conn)
-    .optional()
+    let balance = credit_balances::table
+        .find(user_id)
+        .select(credit_balances::balance);
+    match conn {
+        DbConnection::Pg(pg) => balance.for_update().first(pg).optional(),
+        DbConnection::Sqlite(lite) => balance.first(lite).optional(),
+    }
+}
+
+/// A zero balance row for a first recharge. A concurrent first recharge (another instance) may have
+/// created it meanwhile: then this one does nothing, after waiting for that one's commit.
+fn create_balance(
+    conn: &mut DbConnection,
+    user_id: &str,
+    namespace: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), diesel::result::Error> {
+    let row = (
+        credit_balances::user_id.eq(user_id),
+        credit_balances::namespace.eq(namespace),
+        credit_balances::balance.eq(0),
+        credit_balances::updated_at.eq(to_db_time(now)),
+    );
+    on_backend!(conn, |c| diesel::insert_into(credit_balances::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(())
 }
 
 #[async_trait]

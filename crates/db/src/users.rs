@@ -11,7 +11,7 @@ use user_service_domain::model::{PageRequest, Paged, SearchQuery, User, UserChan
 use user_service_domain::ports::{AvatarRef, LoginName, UserFilter, UserRepository};
 use uuid::Uuid;
 
-use crate::connection::{DbConnection, write_transaction};
+use crate::connection::{DbConnection, on_backend, write_transaction};
 use crate::database::Database;
 use crate::errors;
 use crate::models::{
@@ -103,14 +103,8 @@ impl UserRepository for DieselUsers {
         self.db
             .read(move |conn| {
                 let query = user_by_id(&namespace, id);
-                // On the backend's own connection: through the `MultiConnection` wrapper diesel
-                // renders the statement's SQL on every call to find it in its cache (a quarter of
-                // the instructions of a request, by callgrind); here the query's type is the key.
-                let row = match conn {
-                    DbConnection::Sqlite(conn) => query.first::<UserRow>(conn),
-                    DbConnection::Pg(conn) => query.first::<UserRow>(conn),
-                };
-                row.optional()
+                on_backend!(conn, |c| query.first::<UserRow>(c))
+                    .optional()
                     .map_err(errors::db)?
                     .map(UserRow::into_user)
                     .transpose()

@@ -21,6 +21,7 @@ contract!(
     transactions_are_newest_first_filtered_and_paged,
     concurrent_consumes_never_overdraw,
     concurrent_recharges_with_one_reference_apply_once,
+    recharges_stop_at_the_maximum_balance,
     a_storm_of_consumes_and_recharges_keeps_every_invariant,
     two_instances_on_one_database_keep_every_invariant,
 );
@@ -269,6 +270,43 @@ async fn concurrent_recharges_with_one_reference_apply_once(db: Database) {
         ledger.balance(alice.id).await.expect("balance"),
         all.items[0].amount
     );
+}
+
+/// The balance holds at most 9 × 10¹² credits: of ten maximal recharges at once (most of them in one
+/// batch) nine apply and the tenth is refused on `amount`, writing nothing; consumes still work.
+async fn recharges_stop_at_the_maximum_balance(db: Database) {
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let ledger = Arc::new(DieselCreditLedger::new(db));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (ledger, t) = (
+            Arc::clone(&ledger),
+            tx(&alice, TransactionType::Recharge, Credits::MAX_AMOUNT, None),
+        );
+        tasks.spawn(async move { ledger.recharge(&t).await });
+    }
+    let (mut applied, mut refused) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("task") {
+            Ok(_) => applied += 1,
+            Err(DomainError::Validation(errors)) => {
+                assert_eq!(errors[0].field, "amount", "{errors:?}");
+                refused += 1;
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!((applied, refused), (9, 1));
+    let full = Credits::from_millionths(9 * Credits::MAX_AMOUNT.millionths());
+    assert_eq!(ledger.balance(alice.id).await.expect("balance"), full);
+    let spent = ledger
+        .consume(&tx(&alice, TransactionType::Consume, c(1), None))
+        .await
+        .expect("consume");
+    assert_eq!(spent.balance_before, full);
+    let txs = history(&ledger, &alice).await;
+    assert_eq!(txs.len(), 10);
+    assert_chain(&txs, ledger.balance(alice.id).await.expect("balance"));
 }
 
 /// Every transaction of `user`, oldest first.

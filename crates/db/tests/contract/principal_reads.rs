@@ -81,16 +81,17 @@ async fn read_all_concurrently(repo: &DieselUsers, users: &[User]) {
     assert_eq!(answers.get(&NOBODY), Some(&(2 * READS_PER_USER)));
 }
 
+/// Reads `u` once and checks the answer is its row.
+async fn read_one(repo: &DieselUsers, u: &User, when: &str) {
+    let got = repo.get(&u.namespace, u.id).await.expect(when);
+    assert_eq!(got.as_ref(), Some(u), "{when}");
+}
+
 async fn concurrent_reads_each_get_their_own_row(db: Database) {
     let users = population(&db).await;
     let repo = DieselUsers::new(db);
     // The first read of the thread connects; the rest share that connection.
-    assert_eq!(
-        repo.get(&users[0].namespace, users[0].id)
-            .await
-            .expect("get"),
-        Some(users[0].clone())
-    );
+    read_one(&repo, &users[0], "first read").await;
     read_all_concurrently(&repo, &users).await;
 }
 
@@ -123,42 +124,23 @@ async fn after_postgres_ends_the_sessions_the_next_reads_still_answer() {
     let users = population(&db).await;
     let repo = DieselUsers::new(db.clone());
     let alice = &users[0];
-    assert_eq!(
-        repo.get(&alice.namespace, alice.id)
-            .await
-            .expect("get")
-            .as_ref(),
-        Some(alice)
-    );
+    read_one(&repo, alice, "before the restart").await;
 
     let terminated = terminate_other_sessions(&db).await;
     assert!(terminated >= 1, "the async connection at least was ended");
     // Its first read finds the async connection dead and is answered by the pool, whose own dead
     // connections are pinged and replaced first.
-    assert_eq!(
-        repo.get(&alice.namespace, alice.id)
-            .await
-            .expect("get after the restart")
-            .as_ref(),
-        Some(alice)
-    );
+    read_one(&repo, alice, "after the restart").await;
     read_all_concurrently(&repo, &users).await;
 
     // Past the retry period the thread connects again (reads that come while it does use the pool),
     // and that connection answers too.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let again = repo.get(&alice.namespace, alice.id).await.expect("get");
-    assert_eq!(again.as_ref(), Some(alice));
+    read_one(&repo, alice, "after reconnecting").await;
     read_all_concurrently(&repo, &users).await;
 
     // Twice over: the replacement is as disposable as the first.
     terminate_other_sessions(&db).await;
-    assert_eq!(
-        repo.get(&alice.namespace, alice.id)
-            .await
-            .expect("get")
-            .as_ref(),
-        Some(alice)
-    );
+    read_one(&repo, alice, "after the second restart").await;
     read_all_concurrently(&repo, &users).await;
 }
