@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Instructions per request of GET /users/me, counted by callgrind: repeatable on a shared machine
-# where CPU seconds are not (the same binary gives the same count within 0.1 %). The server runs
-# under valgrind with one worker on a fresh database of BACKEND (sqlite|postgres); one client sends
-# N and then 2N requests on a keep-alive connection, and the difference over N is the figure, so
-# start-up does not count. Knobs: USER_SERVICE_BIN, BACKEND, N (1000). KEEP=DIR keeps the profiles
-# for `callgrind_annotate --inclusive=yes DIR/cg.out`.
+# Instructions per request of GET /users/me (TARGET=me, the default) or of POST /auth/refresh
+# (TARGET=refresh: real rotations, each request presenting the refresh token the previous one got),
+# counted by callgrind: repeatable on a shared machine where CPU seconds are not (the same binary
+# gives the same count within 0.1 %). The server runs under valgrind with one worker on a fresh
+# database of BACKEND (sqlite|postgres); one client sends N and then 2N requests on a keep-alive
+# connection, and the difference over N is the figure, so start-up does not count. Knobs:
+# USER_SERVICE_BIN, BACKEND, TARGET, N (1000). KEEP=DIR keeps the profiles for
+# `callgrind_annotate --inclusive=yes DIR/cg.out`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools
 command -v valgrind >/dev/null || (apt-get install -y -qq valgrind >/dev/null)
 BACKEND="${BACKEND:-sqlite}"
 N="${N:-1000}"
+TARGET="${TARGET:-me}"
+case "$TARGET" in
+  me) LABEL="GET /users/me"; TOKEN_FIELD=access_token ;;
+  refresh) LABEL="POST /auth/refresh"; TOKEN_FIELD=refresh_token ;;
+  *) echo "TARGET is me or refresh" >&2; exit 2 ;;
+esac
 
 # total_instructions COUNT: the server's instructions for start-up, one user and COUNT requests.
 total_instructions() {
@@ -30,14 +38,15 @@ total_instructions() {
   done
   curl -sf -X POST "$base/userspaces" -H 'Content-Type: application/json' -d '{"namespace":"bench"}' >/dev/null
   token=$(curl -sf -X POST "$base/auth/register" -H 'Content-Type: application/json' \
-    -d '{"namespace":"bench","username":"alice","password":"supersecret123"}' | json_field access_token)
+    -d '{"namespace":"bench","username":"alice","password":"supersecret123"}' | json_field "$TOKEN_FIELD")
   hp=${base#http://}
-  python3 "$BENCH_DIR/keepalive_client.py" "${hp%:*}" "${hp##*:}" "$token" "$1"
+  python3 "$BENCH_DIR/keepalive_client.py" "${hp%:*}" "${hp##*:}" "$token" "$1" "$TARGET"
   kill -INT "$pid"; wait "$pid" || true
   drop_db "$url"
-  grep -h '^summary\|^totals' "$out"/cg.out* | awk '{s += $2} END {print s}'
+  # `totals:` only: callgrind also writes the same figure as `summary:`.
+  grep -h '^totals' "$out"/cg.out* | awk '{s += $2} END {print s}'
 }
 
 one=$(total_instructions "$N")
 two=$(total_instructions $((2 * N)))
-echo "$BACKEND GET /users/me: $(( (two - one) / N )) instructions per request ($BIN)"
+echo "$BACKEND $LABEL: $(( (two - one) / N )) instructions per request ($BIN)"

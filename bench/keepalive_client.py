@@ -1,17 +1,36 @@
-"""Sends N GET /users/me on one keep-alive connection, each after the previous answer (200 checked).
+"""Sends N requests on one keep-alive connection, each after the previous answer (200 checked).
 
-Usage: keepalive_client.py HOST PORT TOKEN N. For bench/instructions.sh, where wrk's fixed duration
-would make the request count depend on the machine's speed.
+Usage: keepalive_client.py HOST PORT TOKEN N [TARGET]. TARGET `me` (the default) sends GET /users/me
+with TOKEN as the bearer; `refresh` sends POST /auth/refresh with TOKEN as the refresh token and
+chains the rotations: each answer's refresh token is the next request's, so every request is a real
+rotation. For bench/instructions.sh, where wrk's fixed duration would make the request count depend
+on the machine's speed.
 """
+import json
 import socket
 import sys
 
 host, port, token, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+target = sys.argv[5] if len(sys.argv) > 5 else "me"
+
+
+def request(token):
+    if target == "me":
+        return f"GET /users/me HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    body = json.dumps({"refresh_token": token}).encode()
+    head = (
+        "POST /auth/refresh HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+if target not in ("me", "refresh"):
+    sys.exit(f"unknown target {target!r}")
 conn = socket.create_connection((host, port))
-request = f"GET /users/me HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
 pending = b""
 for _ in range(n):
-    conn.sendall(request)
+    conn.sendall(request(token))
     while True:
         head, sep, rest = pending.partition(b"\r\n\r\n")
         if sep:
@@ -22,7 +41,9 @@ for _ in range(n):
             )
             if len(rest) >= length:
                 if not head.startswith(b"HTTP/1.1 200"):
-                    sys.exit(f"unexpected answer: {head[:60]!r}")
+                    sys.exit(f"unexpected answer: {head[:60]!r} {rest[:length][:200]!r}")
+                if target == "refresh":
+                    token = json.loads(rest[:length])["refresh_token"]
                 pending = rest[length:]
                 break
         chunk = conn.recv(65536)

@@ -1,7 +1,8 @@
-//! The principal read's connections on PostgreSQL (issue 14): one `AsyncPgConnection` per database
-//! and thread, on which a read is a socket write and an await instead of a hand-off to the blocking
-//! pool and back, which was most of the CPU of an authenticated request. Concurrent reads of a thread
-//! share its connection: tokio-postgres pipelines them.
+//! The principal read's connections on PostgreSQL (issue 14), also used by a refresh token's lookup
+//! by hash: one `AsyncPgConnection` per database and thread, on which a read is a socket write and
+//! an await instead of a hand-off to the blocking pool and back, which was most of the CPU of an
+//! authenticated request. Concurrent reads of a thread share its connection: tokio-postgres
+//! pipelines them.
 //!
 //! A connection's socket is driven by a task diesel-async spawns on the runtime that connected it. On
 //! an actix worker (one single-threaded runtime per thread) that is the worker's own runtime; on a

@@ -1,15 +1,21 @@
 //! One connection type for both databases, and the pool's connection manager that picks the backend
 //! from the URL scheme.
 
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use diesel::backend::Backend;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::expression::TypedExpressionType;
+use diesel::expression::{AppearsOnTable, AsExpression};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::sql_types::{BoolOrNullableBool, SqlType};
 
 use crate::async_pg::pool_url;
 use crate::errors::DbError;
@@ -36,6 +42,83 @@ macro_rules! on_backend {
     };
 }
 pub(crate) use on_backend;
+
+/// `UPDATE table SET column = value WHERE predicate`, rendered as diesel renders its own update but
+/// kept in the connection's statement cache like a select. Diesel never caches an `UpdateStatement`
+/// (a changeset of `Option`s renders differently per value), so a hot update was parsed again on
+/// every call on SQLite and prepared unnamed, one more round trip, on PostgreSQL (callgrind, issue
+/// 14). The statement's type is its cache key: `value` and `predicate` must render the same SQL
+/// whatever their values (binds and comparisons, no `eq_any`, no raw SQL).
+pub(crate) struct CachedUpdate<T: Table, C, V, W> {
+    from: T::FromClause,
+    column: PhantomData<C>,
+    value: V,
+    predicate: W,
+}
+
+/// A `CachedUpdate` of `table`.
+pub(crate) fn cached_update<T, C, V, W>(
+    table: T,
+    _column: C,
+    value: V,
+    predicate: W,
+) -> CachedUpdate<T, C, V::Expression, W>
+where
+    T: Table,
+    C: Column<Table = T>,
+    C::SqlType: SqlType + TypedExpressionType,
+    V: AsExpression<C::SqlType>,
+    V::Expression: AppearsOnTable<T>,
+    W: AppearsOnTable<T>,
+    W::SqlType: BoolOrNullableBool,
+{
+    CachedUpdate {
+        from: table.from_clause(),
+        column: PhantomData,
+        value: value.as_expression(),
+        predicate,
+    }
+}
+
+/// The cache key of a `CachedUpdate`: what its SQL depends on.
+pub(crate) struct CachedUpdateKey<T, C, V, W>(PhantomData<(T, C, V, W)>);
+
+impl<T, C, V, W> QueryId for CachedUpdate<T, C, V, W>
+where
+    T: Table + QueryId,
+    C: QueryId,
+    V: QueryId,
+    W: QueryId,
+{
+    type QueryId = CachedUpdateKey<T::QueryId, C::QueryId, V::QueryId, W::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = T::HAS_STATIC_QUERY_ID
+        && C::HAS_STATIC_QUERY_ID
+        && V::HAS_STATIC_QUERY_ID
+        && W::HAS_STATIC_QUERY_ID;
+}
+
+impl<T, C, V, W, DB> QueryFragment<DB> for CachedUpdate<T, C, V, W>
+where
+    DB: Backend,
+    T: Table,
+    T::FromClause: QueryFragment<DB>,
+    C: Column,
+    V: QueryFragment<DB>,
+    W: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE ");
+        self.from.walk_ast(out.reborrow())?;
+        out.push_sql(" SET ");
+        out.push_identifier(C::NAME)?;
+        out.push_sql(" = ");
+        self.value.walk_ast(out.reborrow())?;
+        out.push_sql(" WHERE ");
+        self.predicate.walk_ast(out.reborrow())
+    }
+}
+
+impl<T: Table, C, V, W, Conn> RunQueryDsl<Conn> for CachedUpdate<T, C, V, W> {}
 
 /// Where the connections go. Parsed from the URL by its scheme alone: `SqliteConnection::establish`
 /// accepts any string as a file name, so letting Diesel guess would turn a mistyped PostgreSQL URL
@@ -229,7 +312,89 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use chrono::NaiveDateTime;
+    use diesel::connection::{Instrumentation, InstrumentationEvent};
+    use diesel::pg::Pg;
+    use diesel::sqlite::Sqlite;
+
     use super::*;
+    use crate::schema::refresh_tokens;
+
+    /// The SQL of every statement `conn` prepares into its cache, from now on.
+    fn cached_sql(conn: &mut SqliteConnection) -> Arc<Mutex<Vec<String>>> {
+        let cached = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&cached);
+        let watch = move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { sql, .. } = event
+                && let Ok(mut seen) = seen.lock()
+            {
+                seen.push(sql.to_owned());
+            }
+        };
+        conn.set_instrumentation(Box::new(watch) as Box<dyn Instrumentation>);
+        cached
+    }
+
+    fn taken(cached: &Mutex<Vec<String>>) -> Vec<String> {
+        cached.lock().map(|sql| sql.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_cached_update_is_diesels_update_prepared_once() -> Result<(), Box<dyn std::error::Error>> {
+        let mut conn = SqliteConnection::establish(":memory:")?;
+        conn.batch_execute(
+            "CREATE TABLE refresh_tokens (token_hash TEXT PRIMARY KEY, family_id TEXT NOT NULL, \
+             user_id TEXT NOT NULL, namespace TEXT NOT NULL, issued_at TIMESTAMP NOT NULL, \
+             expires_at TIMESTAMP NOT NULL, spent_at TIMESTAMP, revoked_at TIMESTAMP, \
+             token_version BIGINT NOT NULL); \
+             INSERT INTO refresh_tokens VALUES ('a', 'f', 'u', 'ns', '2026-01-01 00:00:00', \
+             '2027-01-01 00:00:00', NULL, NULL, 0), ('b', 'f', 'u', 'ns', '2026-01-01 00:00:00', \
+             '2027-01-01 00:00:00', NULL, NULL, 0);",
+        )?;
+        let now = NaiveDateTime::parse_from_str("2026-06-01 00:00:00", "%Y-%m-%d %H:%M:%S")?;
+        let spend = |hash: &'static str| {
+            let live = refresh_tokens::token_hash
+                .eq(hash)
+                .and(refresh_tokens::spent_at.is_null());
+            (
+                cached_update(refresh_tokens::table, refresh_tokens::spent_at, now, live),
+                diesel::update(refresh_tokens::table.filter(live))
+                    .set(refresh_tokens::spent_at.eq(now)),
+            )
+        };
+        let (ours, diesels) = spend("a");
+        assert_eq!(
+            diesel::debug_query::<Sqlite, _>(&ours).to_string(),
+            diesel::debug_query::<Sqlite, _>(&diesels).to_string()
+        );
+        assert_eq!(
+            diesel::debug_query::<Pg, _>(&ours).to_string(),
+            diesel::debug_query::<Pg, _>(&diesels).to_string()
+        );
+
+        let cached = cached_sql(&mut conn);
+        // Diesel's own update is prepared anew each time: nothing enters the cache.
+        assert_eq!(diesels.execute(&mut conn), Ok(1));
+        assert_eq!(spend("a").1.execute(&mut conn), Ok(0));
+        assert_eq!(taken(&cached), Vec::<String>::new());
+        // Ours enters it once, and the second run (another token) is served from it.
+        assert_eq!(spend("b").0.execute(&mut conn), Ok(1));
+        assert_eq!(spend("b").0.execute(&mut conn), Ok(0));
+        let sql = taken(&cached);
+        assert_eq!(sql.len(), 1, "{sql:?}");
+        assert!(
+            sql[0].starts_with("UPDATE `refresh_tokens` SET `spent_at` = ?"),
+            "{sql:?}"
+        );
+        let spent: Vec<Option<NaiveDateTime>> = refresh_tokens::table
+            .order(refresh_tokens::token_hash)
+            .select(refresh_tokens::spent_at)
+            .load(&mut conn)?;
+        assert_eq!(spent, vec![Some(now), Some(now)]);
+        Ok(())
+    }
 
     #[test]
     fn the_scheme_alone_picks_the_backend() {

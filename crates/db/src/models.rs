@@ -299,8 +299,12 @@ impl UserChangeset {
     }
 }
 
+/// `None` is inserted as a bound NULL rather than `DEFAULT` (the columns' default is NULL all the
+/// same): the statement's SQL then does not depend on the values, so PostgreSQL keeps it prepared
+/// (diesel prepares an insert with `DEFAULT`s anew on every call), and a rotation's insert is one
+/// statement of a hot path (issue 14).
 #[derive(Debug, Queryable, Insertable)]
-#[diesel(table_name = refresh_tokens)]
+#[diesel(table_name = refresh_tokens, treat_none_as_default_value = false)]
 pub(crate) struct RefreshTokenRow {
     pub token_hash: String,
     pub family_id: String,

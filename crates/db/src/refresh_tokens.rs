@@ -8,8 +8,8 @@ use user_service_domain::model::{RefreshToken, Rotation};
 use user_service_domain::ports::RefreshTokenRepository;
 use uuid::Uuid;
 
-use crate::connection::{DbConnection, write_transaction};
-use crate::database::Database;
+use crate::connection::{DbConnection, cached_update, on_backend, write_transaction};
+use crate::database::{Database, first_hot};
 use crate::errors;
 use crate::models::{RefreshTokenRow, to_db_time};
 use crate::schema::{refresh_tokens, users};
@@ -21,7 +21,7 @@ fn revoke_beyond_the_cap(
     new: &RefreshTokenRow,
     now: NaiveDateTime,
 ) -> Result<(), diesel::result::Error> {
-    let others: Vec<String> = refresh_tokens::table
+    let others = refresh_tokens::table
         .filter(refresh_tokens::family_id.eq(&new.family_id))
         .filter(refresh_tokens::token_hash.ne(&new.token_hash))
         .filter(refresh_tokens::spent_at.is_null())
@@ -31,8 +31,8 @@ fn revoke_beyond_the_cap(
             refresh_tokens::issued_at.desc(),
             refresh_tokens::token_hash.desc(),
         ))
-        .select(refresh_tokens::token_hash)
-        .load(conn)?;
+        .select(refresh_tokens::token_hash);
+    let others: Vec<String> = on_backend!(conn, |c| others.load(c))?;
     let beyond: Vec<String> = others
         .into_iter()
         .skip(RefreshToken::MAX_LIVE_PER_FAMILY - 1)
@@ -96,19 +96,11 @@ impl RefreshTokenRepository for DieselRefreshTokens {
     }
 
     async fn find(&self, token_hash: &str) -> DomainResult<Option<RefreshToken>> {
-        let hash = token_hash.to_owned();
         // A lookup by primary key, first on every refresh and logout.
-        self.db
-            .read(move |conn| {
-                refresh_tokens::table
-                    .find(hash)
-                    .first::<RefreshTokenRow>(conn)
-                    .optional()
-                    .map_err(errors::db)?
-                    .map(RefreshTokenRow::into_token)
-                    .transpose()
-            })
-            .await
+        let by_hash = refresh_tokens::table.find(token_hash.to_owned());
+        first_hot!(&self.db, by_hash, RefreshTokenRow)?
+            .map(RefreshTokenRow::into_token)
+            .transpose()
     }
 
     async fn rotate(
@@ -127,24 +119,29 @@ impl RefreshTokenRepository for DieselRefreshTokens {
                     if !hold_live_user(conn, &row.user_id, row.token_version)? {
                         return Ok(Rotation::Refused);
                     }
-                    let old = refresh_tokens::table
-                        .find(&old_hash)
-                        .filter(refresh_tokens::family_id.eq(&row.family_id))
-                        .filter(refresh_tokens::user_id.eq(&row.user_id))
-                        .filter(refresh_tokens::token_version.eq(row.token_version))
-                        .filter(refresh_tokens::revoked_at.is_null())
-                        .filter(refresh_tokens::expires_at.gt(now));
+                    let old = refresh_tokens::token_hash
+                        .eq(&old_hash)
+                        .and(refresh_tokens::family_id.eq(&row.family_id))
+                        .and(refresh_tokens::user_id.eq(&row.user_id))
+                        .and(refresh_tokens::token_version.eq(row.token_version))
+                        .and(refresh_tokens::revoked_at.is_null())
+                        .and(refresh_tokens::expires_at.gt(now));
                     // The conditional update decides between concurrent refreshes of one live token:
                     // whoever comes second sees it spent.
-                    let spent = diesel::update(old.filter(refresh_tokens::spent_at.is_null()))
-                        .set(refresh_tokens::spent_at.eq(now))
-                        .execute(conn)?;
+                    let spend = cached_update(
+                        refresh_tokens::table,
+                        refresh_tokens::spent_at,
+                        now,
+                        old.and(refresh_tokens::spent_at.is_null()),
+                    );
+                    let spent = on_backend!(conn, |c| spend.execute(c))?;
                     let outcome = if spent == 1 {
                         Rotation::Rotated
                     } else {
-                        match old
-                            .select(refresh_tokens::spent_at)
-                            .first::<Option<NaiveDateTime>>(conn)
+                        let spent_at = refresh_tokens::table
+                            .filter(old)
+                            .select(refresh_tokens::spent_at);
+                        match on_backend!(conn, |c| { spent_at.first::<Option<NaiveDateTime>>(c) })
                             .optional()?
                         {
                             Some(Some(at)) if at >= reuse_since => Rotation::Reissued,
@@ -152,9 +149,8 @@ impl RefreshTokenRepository for DieselRefreshTokens {
                             _ => return Ok(Rotation::Refused),
                         }
                     };
-                    diesel::insert_into(refresh_tokens::table)
-                        .values(&row)
-                        .execute(conn)?;
+                    let insert = diesel::insert_into(refresh_tokens::table).values(&row);
+                    on_backend!(conn, |c| insert.execute(c))?;
                     // A rotation spends one live token and stores one: the family's live count is
                     // unchanged, so only a reissue (the old one stays spent, a new one is added) can
                     // take it past the cap. Skipping the check spares a scan of the whole family,

@@ -13,16 +13,28 @@ use crate::error::envelope_for_status;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
-    static CURRENT: String;
+    // The header value itself: the response carries it, and only an error envelope needs it as text.
+    static CURRENT: HeaderValue;
 }
 
 /// The id of the request being served on this task.
 pub fn current_request_id() -> String {
-    CURRENT.try_with(Clone::clone).unwrap_or_default()
+    CURRENT
+        .try_with(|v| v.to_str().map(str::to_owned).unwrap_or_default())
+        .unwrap_or_default()
 }
 
-fn accepted(v: &HeaderValue) -> Option<String> {
-    crate::header_rules::request_id(v.as_bytes()).map(str::to_owned)
+/// The client's id, echoed as sent: the same bytes, so the same header value.
+fn accepted(v: &HeaderValue) -> Option<HeaderValue> {
+    crate::header_rules::request_id(v.as_bytes()).map(|_| v.clone())
+}
+
+/// A fresh time-ordered id, formatted on the stack and copied once, into the header value.
+fn generated() -> HeaderValue {
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+    // A hyphenated UUID is visible ASCII.
+    HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static(""))
 }
 
 pub async fn middleware(
@@ -33,7 +45,7 @@ pub async fn middleware(
         .headers()
         .get(&REQUEST_ID)
         .and_then(accepted)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        .unwrap_or_else(generated);
     CURRENT
         .scope(id.clone(), async move {
             let res = match next.call(req).await {
@@ -41,9 +53,7 @@ pub async fn middleware(
                 // A middleware refused the request (CORS, say): answer in the envelope all the same.
                 Err(e) => {
                     let mut res = envelope_for_status(e.as_response_error().status_code());
-                    if let Ok(v) = HeaderValue::from_str(&id) {
-                        res.headers_mut().insert(REQUEST_ID, v);
-                    }
+                    res.headers_mut().insert(REQUEST_ID, id);
                     return Err(InternalError::from_response(e.to_string(), res).into());
                 }
             };
@@ -74,9 +84,7 @@ pub async fn middleware(
             } else {
                 res
             };
-            if let Ok(v) = HeaderValue::from_str(&id) {
-                res.headers_mut().insert(REQUEST_ID, v);
-            }
+            res.headers_mut().insert(REQUEST_ID, id);
             Ok(res)
         })
         .await

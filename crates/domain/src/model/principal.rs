@@ -64,21 +64,23 @@ impl Credentials {
     pub fn parse<'a>(
         values: impl Fn(&str) -> Vec<Option<&'a str>>,
     ) -> Result<Self, crate::DomainError> {
-        for name in CREDENTIAL_FIELDS {
-            if values(name).len() > 1 {
+        // Each field is looked up once: the check for duplicates and the reading share the list
+        // (an HTTP header's text is validated byte by byte on every lookup, and a token is long).
+        let fields = CREDENTIAL_FIELDS.map(|name| (name, values(name)));
+        for (name, found) in &fields {
+            if found.len() > 1 {
                 return Err(crate::DomainError::BadRequest(format!(
                     "the {name} header may be sent only once"
                 )));
             }
         }
         let one = |name: &str| {
-            values(name)
-                .into_iter()
-                .next()
-                .flatten()
+            fields
+                .iter()
+                .find(|(field, _)| *field == name)
+                .and_then(|(_, found)| found.first().copied().flatten())
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(str::to_owned)
         };
         let bearer = one("authorization").map(|v| match v.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
@@ -86,6 +88,7 @@ impl Credentials {
             }
             _ => String::new(),
         });
+        let one = |name: &str| one(name).map(str::to_owned);
         Ok(Self {
             bearer,
             api_key: one("x-api-key"),

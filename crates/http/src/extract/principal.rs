@@ -5,13 +5,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderName};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use user_service_domain::DomainError;
+use user_service_domain::model::principal::CREDENTIAL_FIELDS;
 use user_service_domain::model::{Credentials, Principal, User};
 
 use crate::error::ApiError;
@@ -34,9 +36,20 @@ impl Caller {
 /// A user authenticated by its access token; anything else is refused with 401.
 pub struct CurrentUser(pub User);
 
+/// The credential fields as header names, made once: a lookup by `&str` parses the name again (and
+/// allocates it, for a non-standard one) on each of the parser's eight lookups of every request.
+static FIELDS: LazyLock<[(&str, HeaderName); 4]> =
+    LazyLock::new(|| CREDENTIAL_FIELDS.map(|f| (f, HeaderName::from_static(f))));
+
 /// The request's credentials, by the parser every protocol shares.
 pub fn credentials(headers: &HeaderMap) -> Result<Credentials, DomainError> {
-    Credentials::parse(|name| headers.get_all(name).map(|v| v.to_str().ok()).collect())
+    Credentials::parse(|name| {
+        let values = match FIELDS.iter().find(|(field, _)| *field == name) {
+            Some((_, header)) => headers.get_all(header),
+            None => headers.get_all(name),
+        };
+        values.map(|v| v.to_str().ok()).collect()
+    })
 }
 
 #[derive(Clone)]
