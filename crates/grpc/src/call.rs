@@ -11,7 +11,7 @@ use user_service_domain::error::DomainResult;
 use user_service_domain::model::request_id::request_id;
 use user_service_domain::model::{Credentials, Principal};
 use user_service_domain::ports::{Protocol, RequestOutcome};
-use user_service_domain::services::Decision;
+use user_service_domain::services::{Decision, VerifiedBearer};
 
 use crate::error::status;
 use crate::state::GrpcState;
@@ -48,8 +48,15 @@ fn set_limit_metadata(metadata: &mut MetadataMap, d: &Decision) {
 impl GrpcState {
     /// Counts the call against its client's address and, for a validly signed token, its user:
     /// the same limiter and keys as HTTP requests, so both protocols share one budget.
-    async fn limit<T>(&self, req: &Request<T>, creds: Option<&Credentials>) -> Option<Decision> {
-        let limiter = self.rate_limiter.as_ref()?;
+    /// With it, the bearer token's verification, handed on to authentication.
+    async fn limit<T>(
+        &self,
+        req: &Request<T>,
+        creds: Option<&Credentials>,
+    ) -> (Option<Decision>, Option<VerifiedBearer>) {
+        let Some(limiter) = self.rate_limiter.as_ref() else {
+            return (None, None);
+        };
         let forwarded: Vec<&str> = req
             .metadata()
             .get_all("x-forwarded-for")
@@ -61,11 +68,15 @@ impl GrpcState {
             req.remote_addr().map(|a| a.ip()),
             Some(forwarded.as_str()).filter(|s| !s.is_empty()),
         );
-        let user = creds
+        let verified = creds
             .and_then(|c| c.bearer.as_deref())
-            .and_then(|t| self.auth.token_subject(t));
+            .and_then(|t| self.auth.verify_bearer(t));
+        let user = verified.as_ref().map(VerifiedBearer::subject);
         let now = self.clock.now().timestamp().max(0) as u64;
-        Some(limiter.check(&ip, user.as_deref(), now).await)
+        (
+            Some(limiter.check(&ip, user.as_deref(), now).await),
+            verified,
+        )
     }
 
     /// Runs one RPC named `rpc` (`/user.UserService/GetUser`) for an authenticated caller.
@@ -82,11 +93,15 @@ impl GrpcState {
             .and_then(|v| request_id(v.as_bytes()))
             .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
         let creds = credentials(req.metadata());
-        let decision = self.limit(&req, creds.as_ref().ok()).await;
+        let (decision, verified) = self.limit(&req, creds.as_ref().ok()).await;
         let result = match (decision.and_then(|d| d.retry_after), creds) {
             (Some(retry_after_secs), _) => Err(DomainError::RateLimited { retry_after_secs }),
             (None, Err(e)) => Err(e),
-            (None, Ok(creds)) => match self.auth.authenticate(&creds).await {
+            (None, Ok(creds)) => match self
+                .auth
+                .authenticate_verified(&creds, verified.as_ref())
+                .await
+            {
                 Ok(Some(caller)) => body(caller, req.into_inner()).await,
                 Ok(None) => Err(DomainError::TokenMissing),
                 Err(e) => Err(e),

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult};
 use crate::model::EmailPurpose;
 use crate::model::{
-    Credentials, NamespaceSlug, Password, Principal, ProfileChanges, RefreshToken, Role, Rotation,
-    TokenPair, User, Username,
+    AccessClaims, Credentials, NamespaceSlug, Password, Principal, ProfileChanges, RefreshToken,
+    Role, Rotation, TokenPair, User, Username,
 };
 use crate::ports::{
     Clock, IdGenerator, LoginName, NamespaceRepository, PasswordHasher, RefreshTokenRepository,
@@ -43,6 +43,22 @@ pub struct Registration {
     pub password: Password,
     /// Optional profile fields.
     pub profile: ProfileChanges,
+}
+
+/// A bearer token `AuthService::verify_bearer` found to be ours: made only there, so holding one
+/// means its signature, issuer and expiry were checked. It carries its token, so that it vouches for
+/// that token alone. Not `Debug`: the token is a credential.
+#[derive(Clone)]
+pub struct VerifiedBearer {
+    token: String,
+    claims: AccessClaims,
+}
+
+impl VerifiedBearer {
+    /// Whom the token was issued to, as the per-user rate limit keys it: `namespace/user id`.
+    pub fn subject(&self) -> String {
+        format!("{}/{}", self.claims.namespace, self.claims.sub)
+    }
 }
 
 /// Registration, login, tokens and credentials (API.md 2.2).
@@ -312,6 +328,17 @@ impl AuthService {
     /// Checks a request's credentials. The operator key wins over a service key, which wins over a
     /// bearer token; no credentials at all is `None`.
     pub async fn authenticate(&self, creds: &Credentials) -> DomainResult<Option<Principal>> {
+        self.authenticate_verified(creds, None).await
+    }
+
+    /// `authenticate`, reusing the verification of the request's bearer token made earlier in the
+    /// same request (by the rate limiter, see `verify_bearer`) instead of checking its signature
+    /// again. A verification of another token than the one in `creds` is ignored.
+    pub async fn authenticate_verified(
+        &self,
+        creds: &Credentials,
+        verified: Option<&VerifiedBearer>,
+    ) -> DomainResult<Option<Principal>> {
         // A malformed `Authorization` was sent: an invalid token, whatever else came with it.
         if creds.bearer.as_deref() == Some("") {
             return Err(DomainError::TokenInvalid);
@@ -330,7 +357,8 @@ impl AuthService {
                 namespace: ns.ok_or(DomainError::ApiKeyInvalid)?.slug,
             }
         } else if let Some(token) = &creds.bearer {
-            Principal::User(self.user_for_access_token(token).await?)
+            let verified = verified.filter(|v| v.token == *token);
+            Principal::User(self.user_for_access_token(token, verified).await?)
         } else {
             return Ok(None);
         };
@@ -340,12 +368,16 @@ impl AuthService {
         Ok(Some(principal))
     }
 
-    /// Whom a bearer token was issued to (`namespace/user id`), from its signature alone and without
-    /// a database read: the per-user rate limit needs a key before any handler runs. `None` for a
-    /// token that is not ours or has expired.
-    pub fn token_subject(&self, token: &str) -> Option<String> {
+    /// A bearer token verified as one of ours (signature, issuer, expiry), without a database read:
+    /// the per-user rate limit needs its subject before any handler runs, and authentication then
+    /// takes it (`authenticate_verified`) instead of verifying the token again. `None` for a token
+    /// that is not ours or has expired.
+    pub fn verify_bearer(&self, token: &str) -> Option<VerifiedBearer> {
         let claims = self.access.verify(token, self.clock.now()).ok()?;
-        Some(format!("{}/{}", claims.namespace, claims.sub))
+        Some(VerifiedBearer {
+            token: token.to_owned(),
+            claims,
+        })
     }
 
     /// Whether the operator key is configured (namespace creation is open without it).
@@ -353,13 +385,23 @@ impl AuthService {
         self.policy.operator_key.is_some()
     }
 
-    async fn user_for_access_token(&self, token: &str) -> DomainResult<User> {
-        if let Some(identities) = &self.identities
-            && let Some(user) = identities.authenticate(token, self.access.issuer()).await?
-        {
-            return Ok(user);
-        }
-        let claims = self.access.verify(token, self.clock.now())?;
+    async fn user_for_access_token(
+        &self,
+        token: &str,
+        verified: Option<&VerifiedBearer>,
+    ) -> DomainResult<User> {
+        let claims = match verified {
+            // Ours, so no external issuer's: the identities would pass it on unread.
+            Some(verified) => verified.claims.clone(),
+            None => {
+                if let Some(identities) = &self.identities
+                    && let Some(user) = identities.authenticate(token, self.access.issuer()).await?
+                {
+                    return Ok(user);
+                }
+                self.access.verify(token, self.clock.now())?
+            }
+        };
         match self.users.get(&claims.namespace, claims.sub).await? {
             Some(u) if u.can_authenticate() && u.token_version == claims.ver => Ok(u),
             _ => Err(DomainError::TokenStale),

@@ -1028,6 +1028,57 @@ async fn authenticate_a_valid_bearer_token_of_the_current_version_is_the_user() 
     }
 }
 
+/// The rate limiter's verification, handed on, stands in for a second one; the user is still read
+/// and checked (a stale version is refused all the same).
+#[tokio::test]
+async fn a_verification_handed_on_still_reads_and_checks_the_user() {
+    for (version, expected) in [
+        (user().token_version, Ok(Some(Principal::User(user())))),
+        (user().token_version - 1, Err("stale")),
+    ] {
+        let mut p = Ports::new();
+        expect_user_once(&mut p, Some(user()));
+        let service = p.service();
+        let token = bearer_for(&user(), version, t0());
+        let verified = service.verify_bearer(&token).expect("ours");
+        assert_eq!(
+            verified.subject(),
+            format!("{}/{}", user().namespace, user().id)
+        );
+        let sent = Credentials {
+            bearer: Some(token),
+            ..creds()
+        };
+        let result = service.authenticate_verified(&sent, Some(&verified)).await;
+        match expected {
+            Ok(principal) => assert_eq!(result.expect("ok"), principal),
+            Err(_) => assert!(matches!(result, Err(DomainError::TokenStale)), "{result:?}"),
+        }
+    }
+}
+
+/// A verification vouches for its own token only: with another token in the credentials, that one
+/// is verified on its own, and a forged one is refused without a read.
+#[tokio::test]
+async fn a_verification_of_another_token_vouches_for_nothing() {
+    let mut p = Ports::new();
+    p.users.expect_get().never();
+    let service = p.service();
+    let good = bearer_for(&user(), user().token_version, t0());
+    let verified = service.verify_bearer(&good).expect("ours");
+    let forged = format!("{good}x");
+    assert!(service.verify_bearer(&forged).is_none());
+    let sent = Credentials {
+        bearer: Some(forged),
+        ..creds()
+    };
+    let result = service.authenticate_verified(&sent, Some(&verified)).await;
+    assert!(
+        matches!(result, Err(DomainError::TokenInvalid)),
+        "{result:?}"
+    );
+}
+
 #[tokio::test]
 async fn authenticate_a_bearer_token_of_an_old_version_or_an_unusable_user_is_stale() {
     let cases = [

@@ -20,7 +20,7 @@ mod signing_keys;
 mod usage;
 
 pub use admin::{AdminService, NewUser, UserUpdate, check_request_tenant, managed_namespace};
-pub use auth::{AuthPolicy, AuthService, Registration, new_user};
+pub use auth::{AuthPolicy, AuthService, Registration, VerifiedBearer, new_user};
 pub use avatars::AvatarService;
 pub use credits::CreditService;
 pub use email::EmailService;

@@ -15,6 +15,7 @@ use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use user_service_domain::DomainError;
 use user_service_domain::model::principal::CREDENTIAL_FIELDS;
 use user_service_domain::model::{Credentials, Principal, User};
+use user_service_domain::services::VerifiedBearer;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -139,7 +140,11 @@ async fn check(req: &HttpRequest) -> Result<Option<Principal>, DomainError> {
         .cloned()
         .ok_or_else(|| DomainError::unexpected("application state missing"))?;
     let creds = request_credentials(req)?;
-    state.auth.authenticate(&creds).await
+    let verified = req.extensions().get::<VerifiedBearer>().cloned();
+    state
+        .auth
+        .authenticate_verified(&creds, verified.as_ref())
+        .await
 }
 
 impl FromRequest for Caller {

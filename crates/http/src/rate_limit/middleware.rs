@@ -5,13 +5,13 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::{HttpMessage, ResponseError, web};
 use user_service_domain::DomainError;
 
 use crate::error::ApiError;
 use crate::extract::request_credentials;
 use crate::state::AppState;
-use user_service_domain::services::Decision;
+use user_service_domain::services::{Decision, VerifiedBearer};
 
 const UNLIMITED: &[&str] = &["/health", "/ready", "/metrics"];
 
@@ -44,9 +44,14 @@ pub async fn middleware(
     let bearer = request_credentials(req.request())
         .ok()
         .and_then(|c| c.bearer);
-    let user = bearer.and_then(|t| state.auth.token_subject(&t));
+    let verified = bearer.and_then(|t| state.auth.verify_bearer(&t));
+    let user = verified.as_ref().map(VerifiedBearer::subject);
     let now = state.clock.now().timestamp().max(0) as u64;
     let decision = limiter.check(&ip, user.as_deref(), now).await;
+    // Authentication takes it from here instead of checking the signature a second time.
+    if let Some(verified) = verified {
+        req.extensions_mut().insert(verified);
+    }
     if let Some(retry_after_secs) = decision.retry_after {
         let mut res = ApiError(DomainError::RateLimited { retry_after_secs }).error_response();
         set_headers(res.headers_mut(), &decision);
