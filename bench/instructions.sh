@@ -5,8 +5,9 @@
 # gives the same count within 0.1 %). The server runs under valgrind with one worker on a fresh
 # database of BACKEND (sqlite|postgres); one client sends N and then 2N requests on a keep-alive
 # connection, and the difference over N is the figure, so start-up does not count. Knobs:
-# USER_SERVICE_BIN, BACKEND, TARGET, N (1000). KEEP=DIR keeps the profiles for
-# `callgrind_annotate --inclusive=yes DIR/cg.out`.
+# USER_SERVICE_BIN, BACKEND, TARGET, N (1000), RATE_LIMIT (off; `on` runs the in-process limiter,
+# as the default configuration does, with limits too high to refuse). KEEP=DIR keeps the profiles
+# for `callgrind_annotate --inclusive=yes DIR/cg.out`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools
@@ -14,6 +15,12 @@ command -v valgrind >/dev/null || (apt-get install -y -qq valgrind >/dev/null)
 BACKEND="${BACKEND:-sqlite}"
 N="${N:-1000}"
 TARGET="${TARGET:-me}"
+case "${RATE_LIMIT:-off}" in
+  off) LIMITS=(USER_SERVICE__RATE_LIMIT__ENABLED=false) ;;
+  on) LIMITS=(USER_SERVICE__RATE_LIMIT__ENABLED=true USER_SERVICE__RATE_LIMIT__PER_IP_PER_MINUTE=100000000
+              USER_SERVICE__RATE_LIMIT__PER_USER_PER_HOUR=100000000) ;;
+  *) echo "RATE_LIMIT is on or off" >&2; exit 2 ;;
+esac
 case "$TARGET" in
   me) LABEL="GET /users/me"; TOKEN_FIELD=access_token ;;
   refresh) LABEL="POST /auth/refresh"; TOKEN_FIELD=refresh_token ;;
@@ -27,7 +34,7 @@ total_instructions() {
   out="${KEEP:-$(mktemp -d)}"; mkdir -p "$out"; log="$out/log"
   env APP_ENV=development USER_SERVICE_CONFIG_DIR="$ROOT/config" DATABASE_URL="$url" \
     USER_SERVICE__SERVER__PORT=0 USER_SERVICE__GRPC__PORT=0 USER_SERVICE__SERVER__WORKERS=1 \
-    USER_SERVICE__RATE_LIMIT__ENABLED=false USER_SERVICE__LOG__LEVEL=warn USER_SERVICE__AUTH__BCRYPT_COST=4 \
+    "${LIMITS[@]}" USER_SERVICE__LOG__LEVEL=warn USER_SERVICE__AUTH__BCRYPT_COST=4 \
     JWT_SECRET_KEY=benchmark-secret-long-enough \
     valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$BIN" serve >"$log" 2>&1 &
   local pid=$!
@@ -49,4 +56,4 @@ total_instructions() {
 
 one=$(total_instructions "$N")
 two=$(total_instructions $((2 * N)))
-echo "$BACKEND $LABEL: $(( (two - one) / N )) instructions per request ($BIN)"
+echo "$BACKEND $LABEL (rate limit ${RATE_LIMIT:-off}): $(( (two - one) / N )) instructions per request ($BIN)"
