@@ -74,6 +74,8 @@ pub struct AuthSettings {
     pub hash_concurrency: usize,
     /// Hash requests allowed to wait for a slot before the answer is 503.
     pub hash_queue: usize,
+    /// Nice steps the hashing threads run below requests (0-19; 0: the same priority).
+    pub hash_nice: u8,
     /// `hs256`, `eddsa` or `rs256` (API.md 2.5).
     pub signing: String,
     /// Seals the private signing keys stored in the database (HKDF-SHA256, then XChaCha20-Poly1305).
@@ -421,6 +423,11 @@ impl Settings {
                 "auth.default_namespace (DEFAULT_NAMESPACE) {rule}"
             )));
         }
+        if self.auth.hash_nice > 19 {
+            return Err(ConfigError::Invalid(
+                "auth.hash_nice must be between 0 and 19".into(),
+            ));
+        }
         if !(1..=60).contains(&self.auth.key_refresh_secs) {
             return Err(ConfigError::Invalid(
                 "auth.key_refresh_secs must be between 1 and 60".into(),
@@ -536,6 +543,7 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
         .set_default("auth.issuer", "user-service")?
         .set_default("auth.hash_concurrency", 0)?
         .set_default("auth.hash_queue", 256)?
+        .set_default("auth.hash_nice", 10)?
         .set_default("auth.signing", "hs256")?
         .set_default("auth.key_secret", DEV_KEY_SECRET)?
         .set_default("auth.key_refresh_secs", 30)?
@@ -636,6 +644,23 @@ mod tests {
         assert_eq!(load(&[("GRPC_PORT", "6000")])?.grpc.port, 6000);
         let off = load(&[("USER_SERVICE__GRPC__ENABLED", "false")])?;
         assert!(!off.grpc.enabled);
+        Ok(())
+    }
+
+    #[test]
+    fn hashing_runs_ten_nice_steps_below_requests_unless_told() -> Result<(), ConfigError> {
+        assert_eq!(load(&[])?.auth.hash_nice, 10);
+        assert_eq!(
+            load(&[("USER_SERVICE__AUTH__HASH_NICE", "0")])?
+                .auth
+                .hash_nice,
+            0
+        );
+        assert!(
+            load(&[("USER_SERVICE__AUTH__HASH_NICE", "20")])
+                .err()
+                .is_some_and(|e| e.to_string().contains("auth.hash_nice"))
+        );
         Ok(())
     }
 

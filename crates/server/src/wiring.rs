@@ -22,8 +22,8 @@ use user_service_grpc::GrpcState;
 use user_service_http::{AppState, CorsSettings, HttpSettings};
 
 use crate::adapters::{
-    BcryptHasher, BlockingImageProcessor, BlockingKeyGenerator, ImageRules, JwksExternalTokens,
-    PrometheusTelemetry, limit_store, open_avatar_store, open_transport,
+    BcryptHasher, BlockingImageProcessor, BlockingKeyGenerator, HashCapacity, ImageRules,
+    JwksExternalTokens, PrometheusTelemetry, limit_store, open_avatar_store, open_transport,
 };
 use crate::config::{AuthSettings, Settings};
 
@@ -60,7 +60,7 @@ impl Pause for TokioPause {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("password hashing: {0}")]
-    Hasher(#[from] bcrypt::BcryptError),
+    Hasher(#[from] crate::adapters::HasherError),
     #[error("configuration: {0}")]
     RateLimit(String),
     #[error(transparent)]
@@ -121,8 +121,11 @@ impl Wiring {
         };
         let hasher = Arc::new(BcryptHasher::new(
             settings.auth.bcrypt_cost,
-            concurrency,
-            settings.auth.hash_queue,
+            HashCapacity {
+                threads: concurrency,
+                queue: settings.auth.hash_queue,
+                nice: settings.auth.hash_nice,
+            },
         )?);
         let signing_keys = Arc::new(signing_keys(&settings.auth, &db, clock.clone())?);
         let access = signing_keys.access_tokens(settings.auth.access_ttl_secs);

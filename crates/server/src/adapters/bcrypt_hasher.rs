@@ -1,10 +1,11 @@
-//! bcrypt on the blocking pool, a fixed number at once, with a bounded waiting line.
+//! bcrypt on threads of its own, below the priority of requests, with a bounded waiting line.
 
-use std::sync::Arc;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 use user_service_domain::model::Password;
 use user_service_domain::ports::PasswordHasher;
 use user_service_domain::{DomainError, error::DomainResult};
@@ -12,50 +13,131 @@ use user_service_domain::{DomainError, error::DomainResult};
 /// bcrypt reads at most this many bytes of a password.
 const BCRYPT_MAX_BYTES: usize = 72;
 
+/// How much hashing may run at once, wait, and how far below requests it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct HashCapacity {
+    /// Hashing threads (at least one).
+    pub threads: usize,
+    /// Hash requests allowed to wait for a thread; past it the answer is 503.
+    pub queue: usize,
+    /// Nice steps the hashing threads run below the process (0-19). A woken request thread then
+    /// takes the core from a hash at once instead of waiting out its fair share: a login storm
+    /// cannot push token checks and profile reads behind bcrypt, yet hashing keeps a share of
+    /// a busy machine (at 10, about a tenth of a core against one busy request thread).
+    pub nice: u8,
+}
+
+/// Why the hasher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HasherError {
+    #[error(transparent)]
+    Bcrypt(#[from] bcrypt::BcryptError),
+    #[error("starting its threads: {0}")]
+    Threads(#[from] std::io::Error),
+}
+
 pub struct BcryptHasher {
     cost: u32,
-    slots: Arc<Semaphore>,
+    threads: HashThreads,
     /// Requests admitted (running or waiting); above `capacity` the answer is 503.
-    admitted: AtomicUsize,
+    admitted: Arc<AtomicUsize>,
     capacity: usize,
     /// Verified against when there is no real hash, so an unknown user costs the same time.
     dummy_hash: String,
 }
 
 impl BcryptHasher {
-    pub fn new(cost: u32, concurrency: usize, queue: usize) -> Result<Self, bcrypt::BcryptError> {
-        let concurrency = concurrency.max(1);
+    pub fn new(cost: u32, capacity: HashCapacity) -> Result<Self, HasherError> {
+        let threads = capacity.threads.max(1);
         Ok(Self {
             cost,
-            slots: Arc::new(Semaphore::new(concurrency)),
-            admitted: AtomicUsize::new(0),
-            capacity: concurrency + queue,
+            threads: HashThreads::start(threads, capacity.nice)?,
+            admitted: Arc::new(AtomicUsize::new(0)),
+            capacity: threads + capacity.queue,
             dummy_hash: bcrypt::hash("dummy password for timing equality", cost)?,
         })
     }
 
-    /// Runs `f` on the blocking pool once a slot is free; refuses at once when the line is full.
+    /// Runs `f` on a hashing thread in arrival order; refuses at once when the line is full.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> DomainResult<T> {
-        let _admission = Admission::enter(&self.admitted, self.capacity)?;
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(DomainError::unexpected)?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(DomainError::unexpected)
+        let admission = Admission::enter(self.admitted.clone(), self.capacity)?;
+        let (answer, answered) = oneshot::channel();
+        self.threads.send(Box::new(move || {
+            // The place in line is held until the work is done, even if its caller has left,
+            // so the line bounds the work and not only the waiting callers. It is given up
+            // before the answer, so a caller that asks again at once finds it free.
+            let value = (!answer.is_closed()).then(|| catch_unwind(AssertUnwindSafe(f)));
+            drop(admission);
+            // A panic in `f` drops the answer unsent: its caller gets an error, and the thread
+            // stays for the next job.
+            if let Some(Ok(value)) = value {
+                let _ = answer.send(value);
+            }
+        }))?;
+        answered.await.map_err(DomainError::unexpected)
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads taking jobs in arrival order; they end when the hasher is dropped.
+struct HashThreads {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl HashThreads {
+    fn start(count: usize, nice: u8) -> std::io::Result<Self> {
+        let (jobs, line) = mpsc::channel::<Job>();
+        let line = Arc::new(Mutex::new(line));
+        for i in 0..count {
+            let line = line.clone();
+            std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || {
+                    lower_priority(nice);
+                    while let Some(job) = next_job(&line) {
+                        job();
+                    }
+                })?;
+        }
+        Ok(Self { jobs })
+    }
+
+    fn send(&self, job: Job) -> DomainResult<()> {
+        // The threads end only with the hasher, so this cannot fail while `self` lives.
+        self.jobs
+            .send(job)
+            .map_err(|_| DomainError::unexpected("the password hashing threads have ended"))
+    }
+}
+
+fn next_job(line: &Mutex<mpsc::Receiver<Job>>) -> Option<Job> {
+    line.lock().ok()?.recv().ok()
+}
+
+/// Moves the calling thread `steps` nice levels below where it is (Linux: nice is per thread).
+/// Lowering one's own priority needs no privilege; if it fails anyway, hashing runs at the
+/// requests' priority, as before, and says so once.
+fn lower_priority(steps: u8) {
+    if steps == 0 {
+        return;
+    }
+    let lowered = rustix::process::getpriority_process(None).and_then(|current| {
+        rustix::process::setpriority_process(None, (current + i32::from(steps)).min(19))
+    });
+    if let Err(e) = lowered {
+        tracing::warn!(error = %e, "password hashing runs at the priority of requests");
     }
 }
 
 /// Counts a request in the line for as long as it lives.
-struct Admission<'a>(&'a AtomicUsize);
+struct Admission(Arc<AtomicUsize>);
 
-impl<'a> Admission<'a> {
-    fn enter(counter: &'a AtomicUsize, capacity: usize) -> DomainResult<Self> {
+impl Admission {
+    fn enter(counter: Arc<AtomicUsize>, capacity: usize) -> DomainResult<Self> {
         if counter.fetch_add(1, Ordering::AcqRel) >= capacity {
             counter.fetch_sub(1, Ordering::AcqRel);
             return Err(DomainError::Unavailable {
@@ -66,7 +148,7 @@ impl<'a> Admission<'a> {
     }
 }
 
-impl Drop for Admission<'_> {
+impl Drop for Admission {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -110,9 +192,57 @@ impl PasswordHasher for BcryptHasher {
 mod tests {
     use super::*;
 
+    fn capacity(threads: usize, queue: usize) -> HashCapacity {
+        HashCapacity {
+            threads,
+            queue,
+            nice: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn hashing_runs_below_the_priority_of_its_callers() -> DomainResult<()> {
+        let h = BcryptHasher::new(4, capacity(1, 0)).map_err(DomainError::unexpected)?;
+        let here = rustix::process::getpriority_process(None).map_err(DomainError::unexpected)?;
+        let there = h
+            .run(|| rustix::process::getpriority_process(None))
+            .await?
+            .map_err(DomainError::unexpected)?;
+        assert_eq!(there, (here + 10).min(19));
+        // Only the hashing thread moved.
+        assert_eq!(
+            rustix::process::getpriority_process(None).map_err(DomainError::unexpected)?,
+            here
+        );
+        let unmoved = BcryptHasher::new(
+            4,
+            HashCapacity {
+                nice: 0,
+                ..capacity(1, 0)
+            },
+        )
+        .map_err(DomainError::unexpected)?;
+        let there = unmoved
+            .run(|| rustix::process::getpriority_process(None))
+            .await?
+            .map_err(DomainError::unexpected)?;
+        assert_eq!(there, here);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_answers_an_error_and_the_thread_serves_on() -> DomainResult<()> {
+        let h = BcryptHasher::new(4, capacity(1, 0)).map_err(DomainError::unexpected)?;
+        let failed = h.run(|| -> u8 { panic!("a job that fails") }).await;
+        assert!(matches!(failed, Err(DomainError::Unexpected(_))));
+        assert_eq!(h.admitted.load(Ordering::Acquire), 0);
+        assert!(h.verify("password1", None).await.is_ok_and(|m| !m));
+        Ok(())
+    }
+
     #[tokio::test]
     async fn hashes_verifies_and_spots_another_cost() -> DomainResult<()> {
-        let h = BcryptHasher::new(4, 2, 2).map_err(DomainError::unexpected)?;
+        let h = BcryptHasher::new(4, capacity(2, 2)).map_err(DomainError::unexpected)?;
         let pw = Password::parse("correct horse")?;
         let hash = h.hash(&pw).await?;
         assert!(h.verify("correct horse", Some(&hash)).await?);
@@ -120,7 +250,7 @@ mod tests {
         assert!(!h.verify("correct horse", None).await?);
         assert!(!h.needs_rehash(&hash));
         assert!(
-            BcryptHasher::new(5, 1, 0)
+            BcryptHasher::new(5, capacity(1, 0))
                 .map_err(DomainError::unexpected)?
                 .needs_rehash(&hash)
         );
@@ -129,7 +259,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_password_of_exactly_72_bytes_hashes_and_every_byte_counts() -> DomainResult<()> {
-        let h = BcryptHasher::new(4, 1, 0).map_err(DomainError::unexpected)?;
+        let h = BcryptHasher::new(4, capacity(1, 0)).map_err(DomainError::unexpected)?;
         let full = "é".repeat(35) + "ab"; // 72 bytes, 37 characters
         assert_eq!(full.len(), BCRYPT_MAX_BYTES);
         let hash = h.hash(&Password::parse(&full)?).await?;
@@ -143,7 +273,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_line_is_refused_with_unavailable() -> DomainResult<()> {
-        let h = Arc::new(BcryptHasher::new(10, 1, 0).map_err(DomainError::unexpected)?);
+        let h = Arc::new(BcryptHasher::new(10, capacity(1, 0)).map_err(DomainError::unexpected)?);
         let busy = {
             let h = h.clone();
             tokio::spawn(async move { h.verify("password1", None).await })

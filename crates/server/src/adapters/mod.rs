@@ -21,7 +21,7 @@ use std::sync::Arc;
 use user_service_domain::ports::{Clock, RateLimitStore};
 
 pub use avatar_storage::open_avatar_store;
-pub use bcrypt_hasher::BcryptHasher;
+pub use bcrypt_hasher::{BcryptHasher, HashCapacity, HasherError};
 pub use external_tokens::JwksExternalTokens;
 pub use failover::{FailoverStore, FallbackSignals};
 pub use images::{BlockingImageProcessor, ImageRules};
