@@ -543,7 +543,7 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
         .set_default("auth.issuer", "user-service")?
         .set_default("auth.hash_concurrency", 0)?
         .set_default("auth.hash_queue", 256)?
-        .set_default("auth.hash_nice", 10)?
+        .set_default("auth.hash_nice", 19)?
         .set_default("auth.signing", "hs256")?
         .set_default("auth.key_secret", DEV_KEY_SECRET)?
         .set_default("auth.key_refresh_secs", 30)?
@@ -648,8 +648,8 @@ mod tests {
     }
 
     #[test]
-    fn hashing_runs_ten_nice_steps_below_requests_unless_told() -> Result<(), ConfigError> {
-        assert_eq!(load(&[])?.auth.hash_nice, 10);
+    fn hashing_runs_at_the_lowest_nice_level_unless_told() -> Result<(), ConfigError> {
+        assert_eq!(load(&[])?.auth.hash_nice, 19);
         assert_eq!(
             load(&[("USER_SERVICE__AUTH__HASH_NICE", "0")])?
                 .auth

@@ -22,8 +22,8 @@ pub struct HashCapacity {
     pub queue: usize,
     /// Nice steps the hashing threads run below the process (0-19). A woken request thread then
     /// takes the core from a hash at once instead of waiting out its fair share: a login storm
-    /// cannot push token checks and profile reads behind bcrypt, yet hashing keeps a share of
-    /// a busy machine (at 10, about a tenth of a core against one busy request thread).
+    /// cannot push token checks and profile reads behind bcrypt, yet hashing keeps a share of a
+    /// busy machine and all of an idle one (docs/DECISIONS.md).
     pub nice: u8,
 }
 
