@@ -27,7 +27,7 @@ pub fn build_app(
     >,
 > {
     let cors = cors(&state.settings.cors);
-    let doc = openapi::document(&state.settings.default_namespace);
+    let default_namespace = state.settings.default_namespace.clone();
     App::new()
         .app_data(web::Data::new(state))
         .app_data(extract::json_config())
@@ -37,7 +37,7 @@ pub fn build_app(
         .configure(routes::ops::routes)
         .configure(edge::routes)
         .configure(routes::keys::well_known)
-        .configure(|cfg| openapi::routes(cfg, doc))
+        .configure(|cfg| openapi::routes(cfg, &default_namespace))
         .service(web::scope("/api/v1").configure(routes::api_v1))
         .configure(routes::seed002)
         .configure(routes::integration)

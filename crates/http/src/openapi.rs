@@ -1,6 +1,9 @@
 //! The OpenAPI document, generated from the handlers' annotations, and the documentation page whose
 //! assets are compiled into the binary.
 
+use std::sync::OnceLock;
+
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 use utoipa::openapi::path::{Operation, PathItem};
@@ -8,7 +11,7 @@ use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi, ToSchema};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use user_service_domain::model::DefaultNamespace;
 
@@ -311,20 +314,61 @@ fn require_namespace(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig, doc: utoipa::openapi::OpenApi) {
-    let json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
-    cfg.service(web::resource("/openapi.json").route(web::get().to(move || {
-        let json = json.clone();
-        async move {
-            HttpResponse::Ok()
-                .content_type("application/json")
-                .body(json)
+/// Where the documentation page loads the document from.
+const API_DOCS: &str = "/api-docs/openapi.json";
+
+/// The document as served: pretty at `/openapi.json`, compact at `/api-docs/openapi.json` (what the
+/// documentation page loads).
+struct Rendered {
+    pretty: Bytes,
+    compact: Bytes,
+}
+
+/// Rendered once per process, on the first request for it, and shared by every worker. Built in each
+/// worker's `App` at start-up, the document (a tree of maps, ~3.6 MiB of heap once built) was most of
+/// an idle server's anonymous memory, one copy per worker, for a page few clients ask for
+/// (docs/BENCHMARKS.md, idle RSS). It depends on the settings only through whether a default
+/// namespace stands in, hence one cell per case.
+fn rendered(default_namespace: &DefaultNamespace) -> &'static Rendered {
+    static WITH_DEFAULT: OnceLock<Rendered> = OnceLock::new();
+    static WITHOUT_DEFAULT: OnceLock<Rendered> = OnceLock::new();
+    let cell = if default_namespace.get().is_some() {
+        &WITH_DEFAULT
+    } else {
+        &WITHOUT_DEFAULT
+    };
+    cell.get_or_init(|| {
+        let doc = document(default_namespace);
+        Rendered {
+            pretty: doc.to_pretty_json().unwrap_or_else(|_| "{}".into()).into(),
+            compact: serde_json::to_vec(&doc)
+                .unwrap_or_else(|_| b"{}".to_vec())
+                .into(),
         }
-    })))
+    })
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig, default_namespace: &DefaultNamespace) {
+    let json = |default_namespace: DefaultNamespace, pick: fn(&Rendered) -> &Bytes| {
+        web::get().to(move || {
+            let body = pick(rendered(&default_namespace)).clone();
+            async move {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(body)
+            }
+        })
+    };
+    cfg.service(
+        web::resource("/openapi.json").route(json(default_namespace.clone(), |r| &r.pretty)),
+    )
+    .service(web::resource(API_DOCS).route(json(default_namespace.clone(), |r| &r.compact)))
     .service(web::resource("/docs").route(web::get().to(|| async {
         HttpResponse::PermanentRedirect()
             .insert_header(("Location", "/docs/"))
             .finish()
     })))
-    .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", doc));
+    // The page is pointed at the route above rather than handed the document, which it would keep
+    // built in every worker.
+    .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new([API_DOCS])));
 }

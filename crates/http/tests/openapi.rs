@@ -473,3 +473,48 @@ async fn search_documents_q_as_required_and_trimmed() {
         assert_eq!(r.status, status, "{query}: {}", r.body);
     }
 }
+
+/// The documentation page is pointed at `/api-docs/openapi.json` rather than handed the document, and
+/// that route serves the same document as `/openapi.json` (compact), rendered once per process and
+/// shared by every app, each with the variant of its own settings.
+#[actix_web::test]
+async fn the_documentation_page_loads_the_same_document() {
+    let h = Harness::new(Backend::Sqlite, &[]).await;
+    let pretty = h.send(TestRequest::get().uri("/openapi.json")).await;
+    let compact = h
+        .send(TestRequest::get().uri("/api-docs/openapi.json"))
+        .await;
+    for r in [&pretty, &compact] {
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(
+            r.headers.get("content-type").map(|v| v.as_bytes()),
+            Some(&b"application/json"[..])
+        );
+    }
+    assert_eq!(compact.body, pretty.body);
+    assert!(compact.body["paths"]["/users/me"]["get"].is_object());
+    assert!(!compact.raw.contains(&b'\n'), "compact, as served before");
+    assert!(pretty.raw.contains(&b'\n'), "pretty, as served before");
+    // Asked again, the same bytes.
+    let again = h.send(TestRequest::get().uri("/openapi.json")).await;
+    assert_eq!(again.raw, pretty.raw);
+
+    let page = h
+        .send(TestRequest::get().uri("/docs/swagger-initializer.js"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let script = String::from_utf8_lossy(&page.raw);
+    assert!(script.contains("\"/api-docs/openapi.json\""), "{script}");
+
+    // Another app in the same process, with a default namespace, gets its own variant.
+    let with = Harness::new(Backend::Sqlite, &[("DEFAULT_NAMESPACE", "streamly")]).await;
+    let other = with
+        .send(TestRequest::get().uri("/api-docs/openapi.json"))
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert_ne!(other.body, compact.body);
+    assert_eq!(
+        other.body["components"]["schemas"]["LoginBody"]["properties"]["namespace"]["type"],
+        json!(["string", "null"])
+    );
+}
