@@ -118,11 +118,12 @@ fn next_job(line: &Mutex<mpsc::Receiver<Job>>) -> Option<Job> {
     line.lock().ok()?.recv().ok()
 }
 
-/// Moves the calling thread `steps` nice levels below where it is (Linux: nice is per thread).
-/// Lowering one's own priority needs no privilege; if it fails anyway, hashing runs at the
-/// requests' priority, as before, and says so once.
+/// Moves the calling thread `steps` nice levels below where it is. Only on Linux, where nice is a
+/// thread's own: elsewhere `setpriority` would move the whole process, so hashing stays at the
+/// requests' priority there. Lowering one's own priority needs no privilege; if it fails anyway,
+/// hashing runs at the requests' priority, as before, and each hashing thread logs it.
 fn lower_priority(steps: u8) {
-    if steps == 0 {
+    if steps == 0 || !cfg!(target_os = "linux") {
         return;
     }
     let lowered = rustix::process::getpriority_process(None).and_then(|current| {
@@ -200,6 +201,7 @@ mod tests {
         }
     }
 
+    #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashing_runs_below_the_priority_of_its_callers() -> DomainResult<()> {
         let h = BcryptHasher::new(4, capacity(1, 0)).map_err(DomainError::unexpected)?;
