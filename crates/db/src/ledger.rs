@@ -2,13 +2,11 @@
 //! order, and stored as one update of the balance plus their transaction rows (see `apply_changes`).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use tokio::sync::oneshot;
 use user_service_domain::DomainError;
 use user_service_domain::error::DomainResult;
 use user_service_domain::model::{
@@ -17,9 +15,10 @@ use user_service_domain::model::{
 use user_service_domain::ports::CreditLedger;
 use uuid::Uuid;
 
-use crate::connection::{DbConnection, on_backend, write_transaction};
+use crate::connection::{DbConnection, on_backend};
 use crate::database::Database;
 use crate::errors;
+use crate::group_commit::{GroupCommit, Job};
 use crate::models::{from_db_time, parse_uuid, to_db_time};
 use crate::paging;
 use crate::schema::{credit_balances, credit_transactions};
@@ -28,13 +27,15 @@ use crate::schema::{credit_balances, credit_transactions};
 /// maximal amount can never overflow.
 const MAX_BALANCE: i64 = 9_000_000_000_000_000_000;
 
-/// Balance changes go through the group commit of `Writers`: the changes of one account that wait
+/// Balance changes go through a group commit keyed by account: the changes of one account that wait
 /// together share one transaction and so one commit (one WAL flush on PostgreSQL), each still with
-/// its own answer and its own ledger row.
+/// its own answer and its own ledger row. Across instances nothing changes: each batch's transaction
+/// takes the balance row's lock with its first update, so two instances' batches of one account
+/// still run one after the other.
 #[derive(Debug, Clone)]
 pub struct DieselCreditLedger {
     db: Database,
-    writers: Arc<Writers>,
+    writers: Arc<GroupCommit<Uuid, NewTransaction>>,
 }
 
 impl DieselCreditLedger {
@@ -128,157 +129,22 @@ impl NewTransactionRow {
     }
 }
 
-/// The most changes one transaction applies; more waiting ones go in the next.
-const MAX_BATCH: usize = 128;
+/// A balance change is a job of the group commit, batched per account.
+impl Job for NewTransaction {
+    type Answer = CreditTransaction;
 
-/// A change waiting for its account's writer, and where its answer goes.
-#[derive(Debug)]
-struct Pending {
-    tx: NewTransaction,
-    reply: oneshot::Sender<DomainResult<CreditTransaction>>,
-}
-
-/// The group commit: per account, the changes waiting for its writer. An account has an entry
-/// exactly while a writer runs for it; whoever finds no entry starts the writer, everyone else
-/// queues behind it. Across instances nothing changes: each writer's transaction takes the balance
-/// row's lock with its first update, so two instances' batches of one account still run one after
-/// the other.
-#[derive(Debug, Default)]
-struct Writers {
-    queues: Mutex<HashMap<Uuid, Vec<Pending>>>,
-}
-
-impl Writers {
-    fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Vec<Pending>>> {
-        // A panicking writer leaves the map consistent (see `WriterGuard`), so poisoning is ignored.
-        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    fn apply(
+        conn: &mut DbConnection,
+        changes: &[&Self],
+    ) -> Result<Vec<DomainResult<CreditTransaction>>, diesel::result::Error> {
+        Ok(apply_changes(conn, changes)?
+            .into_iter()
+            .map(answer)
+            .collect())
     }
 
-    /// Queues `tx` behind its account's writer (starting one if none runs) and waits for its answer,
-    /// which comes after the commit of the transaction that applied it.
-    async fn submit(
-        self: &Arc<Self>,
-        db: &Database,
-        tx: NewTransaction,
-    ) -> DomainResult<CreditTransaction> {
-        let account = tx.user_id;
-        let (reply, answer) = oneshot::channel();
-        let start = {
-            let mut queues = self.queues();
-            match queues.entry(account) {
-                Entry::Occupied(mut waiting) => {
-                    waiting.get_mut().push(Pending { tx, reply });
-                    false
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(vec![Pending { tx, reply }]);
-                    true
-                }
-            }
-        };
-        if start {
-            // Detached: a request that goes away does not stop the writer the others wait for.
-            let (writers, db) = (Arc::clone(self), db.clone());
-            tokio::task::spawn_blocking(move || writers.write(&db, account));
-        }
-        answer
-            .await
-            .map_err(|_| DomainError::unexpected("the ledger writer stopped without an answer"))?
-    }
-
-    /// The writer of `account`: applies what waits, batch after batch, until nothing does.
-    fn write(&self, db: &Database, account: Uuid) {
-        let mut guard = WriterGuard {
-            writers: self,
-            account,
-            finished: false,
-        };
-        loop {
-            let batch = {
-                let mut queues = self.queues();
-                let Some(waiting) = queues.get_mut(&account) else {
-                    break;
-                };
-                if waiting.is_empty() {
-                    queues.remove(&account);
-                    break;
-                }
-                let n = waiting.len().min(MAX_BATCH);
-                waiting.drain(..n).collect::<Vec<_>>()
-            };
-            let answers = db.run_here(|conn| Ok(apply_batch(conn, &batch)));
-            match answers {
-                Ok(answers) => {
-                    for (pending, answer) in batch.into_iter().zip(answers) {
-                        // The requester may have gone; its change stands all the same.
-                        let _ = pending.reply.send(answer);
-                    }
-                }
-                Err(e) => {
-                    for pending in batch {
-                        let _ = pending.reply.send(Err(same_error(&e)));
-                    }
-                }
-            }
-        }
-        guard.finished = true;
-    }
-}
-
-/// Clears the account's entry if its writer panics, so later changes start a new writer; the
-/// changes it held are dropped, and their requests answered with an error.
-struct WriterGuard<'a> {
-    writers: &'a Writers,
-    account: Uuid,
-    finished: bool,
-}
-
-impl Drop for WriterGuard<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.writers.queues().remove(&self.account);
-        }
-    }
-}
-
-/// An error answered to every change of a batch: the database's failures are not `Clone`.
-fn same_error(e: &DomainError) -> DomainError {
-    match e {
-        DomainError::Unavailable { retry_after_secs } => DomainError::Unavailable {
-            retry_after_secs: *retry_after_secs,
-        },
-        other => DomainError::unexpected(other.to_string()),
-    }
-}
-
-/// Applies a batch in one transaction and returns each change's answer, in order. A change the
-/// rules refuse (an overdraw, a balance above the maximum) is left out alone; a reused reference id
-/// answers with its first transaction. When the database fails a statement, nothing of the batch
-/// was committed, and each change is applied again in a transaction of its own, so that one failing
-/// change fails alone; a failed commit fails them all (whether it landed is unknown, so nothing is
-/// tried twice).
-fn apply_batch(conn: &mut DbConnection, batch: &[Pending]) -> Vec<DomainResult<CreditTransaction>> {
-    let mut statements_done = false;
-    let changes = batch.iter().map(|p| &p.tx).collect::<Vec<_>>();
-    let outcomes = write_transaction(conn, |conn| {
-        let outcomes = apply_changes(conn, &changes)?;
-        statements_done = true;
-        Ok::<_, diesel::result::Error>(outcomes)
-    });
-    match outcomes {
-        Ok(outcomes) => outcomes.into_iter().map(answer).collect(),
-        Err(e) if statements_done || batch.len() == 1 => {
-            let e = errors::db(e);
-            batch.iter().map(|_| Err(same_error(&e))).collect()
-        }
-        Err(_) => batch
-            .iter()
-            .map(|p| {
-                write_transaction(conn, |conn| apply_changes(conn, &[&p.tx]))
-                    .map_err(errors::db)
-                    .and_then(|mut one| answer(one.remove(0)))
-            })
-            .collect(),
+    fn failure(error: diesel::result::Error) -> DomainError {
+        errors::db(error)
     }
 }
 
@@ -496,11 +362,11 @@ fn create_balance(
 #[async_trait]
 impl CreditLedger for DieselCreditLedger {
     async fn consume(&self, tx: &NewTransaction) -> DomainResult<CreditTransaction> {
-        self.writers.submit(&self.db, tx.clone()).await
+        self.writers.submit(&self.db, tx.user_id, tx.clone()).await
     }
 
     async fn recharge(&self, tx: &NewTransaction) -> DomainResult<CreditTransaction> {
-        self.writers.submit(&self.db, tx.clone()).await
+        self.writers.submit(&self.db, tx.user_id, tx.clone()).await
     }
 
     async fn balance(&self, user_id: Uuid) -> DomainResult<Credits> {

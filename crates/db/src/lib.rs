@@ -10,6 +10,7 @@ mod connection;
 mod database;
 mod email;
 mod errors;
+mod group_commit;
 mod idempotency;
 mod identity_links;
 mod ledger;

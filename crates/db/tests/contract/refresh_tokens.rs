@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use user_service_db::{Database, DieselRefreshTokens, DieselUsers};
+use user_service_db::{Database, DieselRefreshTokens, DieselUsers, write_transaction};
+use user_service_domain::DomainError;
 use user_service_domain::model::{RefreshToken, Rotation, User, UserChanges};
 use user_service_domain::ports::{RefreshTokenRepository, UserRepository};
 use uuid::Uuid;
@@ -21,6 +22,7 @@ contract!(
     revoke_family_revokes_that_family_only,
     revoke_all_for_user_revokes_that_user_only,
     concurrent_rotations_of_one_token_let_exactly_one_win,
+    rotations_at_once_are_each_decided_alone,
     rotations_racing_a_logout_leave_no_live_token_in_the_family,
     rotations_racing_a_version_raise_leave_no_token_of_the_current_version,
 );
@@ -364,6 +366,86 @@ async fn concurrent_rotations_of_one_token_let_exactly_one_win(db: Database) {
     }
     assert_eq!(stored_successors, 1);
     assert!(stored(&repo, "contested").await.spent_at.is_some());
+}
+
+/// Many rotations at once (on SQLite they share transactions, see the adapter): live tokens rotate,
+/// unknown ones are refused, and one whose successor cannot be stored (its hash is taken) fails
+/// alone, each with its own answer and nothing written for the ones that did not rotate.
+async fn rotations_at_once_are_each_decided_alone(db: Database) {
+    const LIVE: usize = 60;
+    const UNKNOWN: usize = 20;
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let repo = Arc::new(DieselRefreshTokens::new(db.clone()));
+    for i in 0..LIVE {
+        repo.insert(&token(&alice, Uuid::now_v7(), &format!("live-{i}")))
+            .await
+            .expect("insert");
+    }
+    let doomed = token(&alice, Uuid::now_v7(), "doomed");
+    repo.insert(&doomed).await.expect("insert");
+
+    // SQLite's write lock held a while by another connection, so the rotations pile up behind the
+    // first and share a transaction (on PostgreSQL nothing waits).
+    let lock = db.clone();
+    let holder = tokio::spawn(async move {
+        lock.run(|conn| {
+            write_transaction(conn, |_| {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                Ok::<_, diesel::result::Error>(())
+            })
+            .map_err(|e| DomainError::unexpected(e.to_string()))
+        })
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+
+    let at = now();
+    let start = Arc::new(tokio::sync::Barrier::new(LIVE + UNKNOWN + 1));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut spawn = |old: String, next: RefreshToken| {
+        let (repo, start) = (Arc::clone(&repo), Arc::clone(&start));
+        tasks.spawn(async move {
+            start.wait().await;
+            let answer = repo.rotate(&old, &next, leeway(at), at).await;
+            (old, answer)
+        });
+    };
+    for i in 0..LIVE {
+        let family = stored(&repo, &format!("live-{i}")).await.family_id;
+        spawn(
+            format!("live-{i}"),
+            token(&alice, family, &format!("next-{i}")),
+        );
+    }
+    // Its successor's hash is a stored token's: the insert fails.
+    spawn("doomed".into(), token(&alice, doomed.family_id, "live-0"));
+    for i in 0..UNKNOWN {
+        spawn(
+            format!("unknown-{i}"),
+            token(&alice, Uuid::now_v7(), &format!("lost-{i}")),
+        );
+    }
+
+    while let Some(joined) = tasks.join_next().await {
+        let (old, answer) = joined.expect("task");
+        if old.starts_with("live-") {
+            assert_eq!(answer.expect("rotate"), Rotation::Rotated, "{old}");
+        } else if old.starts_with("unknown-") {
+            assert_eq!(answer.expect("rotate"), Rotation::Refused, "{old}");
+        } else {
+            assert!(answer.is_err(), "{old}: {answer:?}");
+        }
+    }
+    for i in 0..LIVE {
+        assert_eq!(stored(&repo, &format!("live-{i}")).await.spent_at, Some(at));
+        assert_eq!(stored(&repo, &format!("next-{i}")).await.spent_at, None);
+    }
+    for i in 0..UNKNOWN {
+        assert_eq!(repo.find(&format!("lost-{i}")).await.expect("find"), None);
+    }
+    // The failed rotation spent nothing: its transaction was undone.
+    assert_eq!(stored(&repo, "doomed").await.spent_at, None);
+    holder.await.expect("task").expect("the lock's transaction");
 }
 
 const REPLAYS: usize = 16;
