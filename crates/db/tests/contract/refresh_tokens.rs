@@ -25,6 +25,7 @@ contract!(
     rotations_at_once_are_each_decided_alone,
     rotations_racing_a_logout_leave_no_live_token_in_the_family,
     rotations_racing_a_version_raise_leave_no_token_of_the_current_version,
+    live_rotations_racing_a_version_raise_leave_no_token_of_the_current_version,
 );
 
 async fn stored(repo: &DieselRefreshTokens, hash: &str) -> RefreshToken {
@@ -530,5 +531,50 @@ async fn rotations_racing_a_version_raise_leave_no_token_of_the_current_version(
             "{} would refresh after logout-all",
             t.token_hash
         );
+    }
+}
+
+/// Rotations of live tokens (the common case, one statement on PostgreSQL) racing logout-all: once
+/// it has returned, no token of the user, spent, stored or successor, refreshes.
+async fn live_rotations_racing_a_version_raise_leave_no_token_of_the_current_version(db: Database) {
+    const LOGINS: usize = 24;
+    let alice = namespace_with_user(&db, "acme", "alice").await;
+    let repo = Arc::new(DieselRefreshTokens::new(db.clone()));
+    let users = DieselUsers::new(db);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..LOGINS {
+        let family = Uuid::now_v7();
+        repo.insert(&token(&alice, family, &format!("login-{i}")))
+            .await
+            .expect("insert");
+        let repo = Arc::clone(&repo);
+        let next = token(&alice, family, &format!("next-{i}"));
+        tasks.spawn(async move {
+            let at = now();
+            repo.rotate(&format!("login-{i}"), &next, leeway(at), at)
+                .await
+        });
+    }
+    let version = users
+        .bump_token_version("acme", alice.id, now())
+        .await
+        .expect("bump");
+    repo.revoke_all_for_user(alice.id, now())
+        .await
+        .expect("revoke");
+    while let Some(joined) = tasks.join_next().await {
+        let answer = joined.expect("task").expect("rotate");
+        assert!(
+            matches!(answer, Rotation::Rotated | Rotation::Refused),
+            "{answer:?}"
+        );
+    }
+    for hash in (0..LOGINS).flat_map(|i| [format!("login-{i}"), format!("next-{i}")]) {
+        if let Some(t) = repo.find(&hash).await.expect("find") {
+            assert!(
+                t.revoked_at.is_some() || t.token_version < version,
+                "{hash} would refresh after logout-all"
+            );
+        }
     }
 }
