@@ -62,6 +62,9 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
 }
 
+/// The most password-hashing threads `auth.hash_concurrency` may ask for.
+pub const MAX_HASH_THREADS: usize = 64;
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthSettings {
     pub jwt_secret: String,
@@ -423,6 +426,13 @@ impl Settings {
                 "auth.default_namespace (DEFAULT_NAMESPACE) {rule}"
             )));
         }
+        // Each hash runs on an OS thread of its own, started up front, and bcrypt is CPU-bound: more
+        // threads than this buy no throughput and cost a stack each.
+        if self.auth.hash_concurrency > MAX_HASH_THREADS {
+            return Err(ConfigError::Invalid(format!(
+                "auth.hash_concurrency must be between 0 (one per core) and {MAX_HASH_THREADS}"
+            )));
+        }
         if self.auth.hash_nice > 19 {
             return Err(ConfigError::Invalid(
                 "auth.hash_nice must be between 0 and 19".into(),
@@ -660,6 +670,25 @@ mod tests {
             load(&[("USER_SERVICE__AUTH__HASH_NICE", "20")])
                 .err()
                 .is_some_and(|e| e.to_string().contains("auth.hash_nice"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn hashing_threads_are_bounded() -> Result<(), ConfigError> {
+        assert_eq!(load(&[])?.auth.hash_concurrency, 0);
+        let limit = MAX_HASH_THREADS.to_string();
+        assert_eq!(
+            load(&[("USER_SERVICE__AUTH__HASH_CONCURRENCY", limit.as_str())])?
+                .auth
+                .hash_concurrency,
+            MAX_HASH_THREADS
+        );
+        let over = (MAX_HASH_THREADS + 1).to_string();
+        assert!(
+            load(&[("USER_SERVICE__AUTH__HASH_CONCURRENCY", over.as_str())])
+                .err()
+                .is_some_and(|e| e.to_string().contains("auth.hash_concurrency"))
         );
         Ok(())
     }
