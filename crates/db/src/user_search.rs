@@ -72,8 +72,11 @@ fn postgres(
         binds.push(text);
         // $1 is the namespace.
         let n = binds.len() + 1;
+        // The stemmed form is added only when it differs: `john <-> smith` ORed with itself made
+        // the index intersect the same posting lists twice (a third of a phrase search at 1M users).
         parts.push(format!(
-            "(to_tsquery('simple', ${n}) || to_tsquery('english', ${n}))"
+            "(SELECT CASE WHEN s = e THEN s ELSE s || e END FROM \
+             (SELECT to_tsquery('simple', ${n}) AS s, to_tsquery('english', ${n}) AS e) t)"
         ));
     }
     let tsquery = parts.join(" && ");

@@ -265,3 +265,47 @@ async fn counts_and_ranks_at_most_max_matches(db: Database) {
         .expect("search");
     assert_eq!((rare.total, rare.items[0].username.as_str()), (1, "zed"));
 }
+
+#[derive(diesel::QueryableByName)]
+struct Pending {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pages: i64,
+}
+
+/// PostgreSQL only (SQLite's FTS5 index has no such list): a new or changed user goes straight into
+/// the search index, so no search reads a list of pending entries first. `gin_clean_pending_list`
+/// answers how many pending pages it had to merge.
+#[tokio::test]
+async fn new_users_go_straight_into_the_postgres_search_index() {
+    let test_db = user_service_db::testing::fresh_postgres().await;
+    create_namespace(&test_db, "acme").await;
+    for i in 0..50 {
+        insert_user(
+            &test_db,
+            &person(
+                "acme",
+                &format!("user{i}"),
+                &format!("u{i}@x.io"),
+                "Jo",
+                "Quetzal",
+            ),
+        )
+        .await;
+    }
+    let pending = test_db
+        .run(|conn| {
+            let user_service_db::DbConnection::Pg(pg) = conn else {
+                return Err(user_service_domain::DomainError::unexpected(
+                    "not PostgreSQL",
+                ));
+            };
+            diesel::RunQueryDsl::get_result::<Pending>(
+                diesel::sql_query("SELECT gin_clean_pending_list('users_search_gin') AS pages"),
+                pg,
+            )
+            .map_err(|e| user_service_domain::DomainError::unexpected(e.to_string()))
+        })
+        .await
+        .expect("the pending list's size");
+    assert_eq!(pending.pages, 0);
+}

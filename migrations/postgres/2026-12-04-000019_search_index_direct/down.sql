@@ -1,0 +1,1 @@
+ALTER INDEX users_search_gin SET (fastupdate = on);
