@@ -72,12 +72,19 @@ fn postgres(
         binds.push(text);
         // $1 is the namespace.
         let n = binds.len() + 1;
-        // The stemmed form is added only when it differs: `john <-> smith` ORed with itself made
-        // the index intersect the same posting lists twice (a third of a phrase search at 1M users).
-        parts.push(format!(
-            "(SELECT CASE WHEN s = e THEN s ELSE s || e END FROM \
-             (SELECT to_tsquery('simple', ${n}) AS s, to_tsquery('english', ${n}) AS e) t)"
-        ));
+        parts.push(match term {
+            // A phrase's stemmed form is ORed in only when it differs: most names stem to
+            // themselves, and `'john' <-> 'smith' | 'john' <-> 'smith'` made the index intersect the
+            // same posting lists twice. Not for words: a subquery hides the constant from the
+            // planner, whose estimate of a short prefix's matches picks the plan (see below).
+            SearchTerm::Phrase(_) => format!(
+                "(SELECT CASE WHEN s = e THEN s ELSE s || e END FROM \
+                 (SELECT to_tsquery('simple', ${n}) AS s, to_tsquery('english', ${n}) AS e) t)"
+            ),
+            SearchTerm::Word(_) => {
+                format!("(to_tsquery('simple', ${n}) || to_tsquery('english', ${n}))")
+            }
+        });
     }
     let tsquery = parts.join(" && ");
     let filter = "u.namespace = $1 AND u.deleted_at IS NULL AND u.search_vector @@ q.query";
