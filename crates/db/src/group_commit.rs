@@ -61,12 +61,14 @@ impl<K, J: Job> std::fmt::Debug for GroupCommit<K, J> {
     }
 }
 
-impl<K: Hash + Eq + Clone + Send + 'static, J: Job> GroupCommit<K, J> {
+impl<K, J: Job> GroupCommit<K, J> {
     fn queues(&self) -> MutexGuard<'_, HashMap<K, Vec<Pending<J>>>> {
         // A panicking writer leaves the map consistent (see `WriterGuard`), so poisoning is ignored.
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
+impl<K: Hash + Eq + Clone + Send + 'static, J: Job> GroupCommit<K, J> {
     /// Queues `job` behind `key`'s writer (starting one if none runs) and waits for its answer,
     /// which comes after the commit of the transaction that applied it.
     pub(crate) async fn submit(
@@ -103,19 +105,17 @@ impl<K: Hash + Eq + Clone + Send + 'static, J: Job> GroupCommit<K, J> {
     fn write(&self, db: &Database, key: K) {
         let mut guard = WriterGuard {
             writers: self,
-            key: Some(key),
-        };
-        let Some(key) = guard.key.as_ref() else {
-            return;
+            key: &key,
+            finished: false,
         };
         loop {
             let batch = {
                 let mut queues = self.queues();
-                let Some(waiting) = queues.get_mut(key) else {
+                let Some(waiting) = queues.get_mut(&key) else {
                     break;
                 };
                 if waiting.is_empty() {
-                    queues.remove(key);
+                    queues.remove(&key);
                     break;
                 }
                 let n = waiting.len().min(MAX_BATCH);
@@ -135,7 +135,7 @@ impl<K: Hash + Eq + Clone + Send + 'static, J: Job> GroupCommit<K, J> {
                 }
             }
         }
-        guard.key = None;
+        guard.finished = true;
     }
 }
 
@@ -143,18 +143,14 @@ impl<K: Hash + Eq + Clone + Send + 'static, J: Job> GroupCommit<K, J> {
 /// are dropped, and their requests answered with an error.
 struct WriterGuard<'a, K: Hash + Eq, J: Job> {
     writers: &'a GroupCommit<K, J>,
-    /// `None` once the writer finished normally.
-    key: Option<K>,
+    key: &'a K,
+    finished: bool,
 }
 
 impl<K: Hash + Eq, J: Job> Drop for WriterGuard<'_, K, J> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.writers
-                .queues
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
+        if !self.finished {
+            self.writers.queues().remove(self.key);
         }
     }
 }

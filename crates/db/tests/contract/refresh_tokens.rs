@@ -510,19 +510,25 @@ async fn rotations_racing_a_logout_leave_no_live_token_in_the_family(db: Databas
     }
 }
 
+/// What logout-all does (`AuthService::logout_all`): raise the version, revoke every token. Returns
+/// the new version.
+async fn logout_all(users: &DieselUsers, repo: &DieselRefreshTokens, alice: &User) -> i64 {
+    let version = users
+        .bump_token_version("acme", alice.id, now())
+        .await
+        .expect("bump");
+    repo.revoke_all_for_user(alice.id, now())
+        .await
+        .expect("revoke");
+    version
+}
+
 /// The same race against logout-all: afterwards every token of the user is revoked or of an older
 /// version than the user's, so none refreshes.
 async fn rotations_racing_a_version_raise_leave_no_token_of_the_current_version(db: Database) {
     let users = DieselUsers::new(db.clone());
     let (tokens, version) = replays_racing(&db, |repo, alice| async move {
-        let version = users
-            .bump_token_version("acme", alice.id, now())
-            .await
-            .expect("bump");
-        repo.revoke_all_for_user(alice.id, now())
-            .await
-            .expect("revoke");
-        version
+        logout_all(&users, &repo, &alice).await
     })
     .await;
     for t in tokens {
@@ -555,13 +561,7 @@ async fn live_rotations_racing_a_version_raise_leave_no_token_of_the_current_ver
                 .await
         });
     }
-    let version = users
-        .bump_token_version("acme", alice.id, now())
-        .await
-        .expect("bump");
-    repo.revoke_all_for_user(alice.id, now())
-        .await
-        .expect("revoke");
+    let version = logout_all(&users, &repo, &alice).await;
     while let Some(joined) = tasks.join_next().await {
         let answer = joined.expect("task").expect("rotate");
         assert!(
