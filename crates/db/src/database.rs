@@ -9,6 +9,7 @@ use user_service_domain::DomainError;
 use crate::async_pg::{AsyncPg, Lease};
 use crate::connection::{DbConnection, Manager, Target};
 use crate::errors::{self, DbError};
+use crate::read_batch::{BatchRead, ReadBatch};
 
 /// How long a request waits for a pooled connection before it is answered `Unavailable`.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -136,6 +137,11 @@ impl Database {
     /// This thread's async connection (PostgreSQL only, see `async_pg`) for a read, if it has one now.
     pub(crate) async fn async_connection(&self) -> Option<Lease> {
         self.async_pg.as_ref()?.connection().await
+    }
+
+    /// Reads of `Q` batched on the async connections (PostgreSQL only, see `read_batch`).
+    pub(crate) fn read_batch<Q: BatchRead>(&self) -> Option<ReadBatch<Q>> {
+        self.async_pg.clone().map(ReadBatch::new)
     }
 
     /// Runs `f` with a pooled connection on the calling thread, which may block: for code already on

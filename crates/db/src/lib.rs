@@ -19,6 +19,7 @@ mod models;
 mod name_keys;
 mod namespaces;
 mod paging;
+mod read_batch;
 mod refresh_tokens;
 pub mod schema;
 mod sessions;

@@ -198,7 +198,7 @@ user_columns!(
 /// A user as read: the columns of the domain's `User` and nothing derived from them. The search
 /// document alone can be larger than the rest of the row, and every authenticated request reads
 /// one user, so reads select [`USER_COLUMNS`], never the whole row.
-#[derive(Debug, Queryable, Insertable)]
+#[derive(Debug, Clone, Queryable, Insertable)]
 #[diesel(table_name = users)]
 pub(crate) struct UserRow {
     pub id: String,

@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::dsl;
 use diesel::prelude::*;
+use diesel_async::AsyncPgConnection;
+use std::future::Future;
 use user_service_domain::DomainError;
 use user_service_domain::error::DomainResult;
 use user_service_domain::model::{PageRequest, Paged, SearchQuery, User, UserChanges};
@@ -17,6 +19,7 @@ use crate::errors;
 use crate::models::{
     NewUserRow, USER_COLUMNS, UserChangeset, UserColumns, UserRow, from_db_time, to_db_time,
 };
+use crate::read_batch::{BatchRead, ReadBatch};
 use crate::schema::{namespace_user_counts as counts, users};
 use crate::user_search::search_ids;
 
@@ -28,6 +31,33 @@ type UserById = dsl::Select<
     >,
     UserColumns,
 >;
+
+/// Principal reads by `(namespace, id)`, batched on PostgreSQL: one query by primary key for every
+/// read waiting on a thread, each answered only by its own namespace's row.
+struct Principals;
+
+impl BatchRead for Principals {
+    type Key = (String, String);
+    type Row = UserRow;
+
+    fn load<'a>(
+        conn: &'a AsyncPgConnection,
+        keys: &'a [Self::Key],
+    ) -> impl Future<Output = QueryResult<Vec<UserRow>>> + Send + 'a {
+        let ids: Vec<&str> = keys.iter().map(|(_, id)| id.as_str()).collect();
+        let query = users::table
+            .filter(users::id.eq_any(ids))
+            .select(USER_COLUMNS);
+        async move {
+            let mut conn = conn;
+            diesel_async::RunQueryDsl::load(query, &mut conn).await
+        }
+    }
+
+    fn answers(row: &UserRow, (namespace, id): &Self::Key) -> bool {
+        row.id == *id && row.namespace == *namespace
+    }
+}
 
 fn user_by_id(namespace: &str, id: Uuid) -> UserById {
     users::table
@@ -58,11 +88,13 @@ impl From<DomainError> for Abort {
 #[derive(Debug, Clone)]
 pub struct DieselUsers {
     db: Database,
+    principals: Option<ReadBatch<Principals>>,
 }
 
 impl DieselUsers {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        let principals = db.read_batch();
+        Self { db, principals }
     }
 }
 
@@ -87,6 +119,13 @@ impl UserRepository for DieselUsers {
 
     async fn get(&self, namespace: &str, id: Uuid) -> DomainResult<Option<User>> {
         // Every authenticated request reads its principal here.
+        if let Some(principals) = &self.principals
+            && let Ok(row) = principals
+                .read((namespace.to_owned(), id.to_string()))
+                .await
+        {
+            return row.map(UserRow::into_user).transpose();
+        }
         first_hot!(&self.db, user_by_id(namespace, id), UserRow)?
             .map(UserRow::into_user)
             .transpose()

@@ -3,6 +3,8 @@
 //! concurrent reads share; the pool answers whenever that connection cannot.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::RunQueryDsl;
@@ -13,9 +15,12 @@ use user_service_domain::model::User;
 use user_service_domain::ports::UserRepository;
 use uuid::Uuid;
 
-use crate::support::{bare_user, create_namespace, insert_user, user};
+use crate::support::{bare_user, create_namespace, insert_user, now, user};
 
-contract!(concurrent_reads_each_get_their_own_row);
+contract!(
+    concurrent_reads_each_get_their_own_row,
+    a_read_after_a_write_sees_it_while_other_reads_are_in_flight,
+);
 
 const USERS: usize = 16;
 const READS_PER_USER: usize = 8;
@@ -95,6 +100,46 @@ async fn concurrent_reads_each_get_their_own_row(db: Database) {
     read_all_concurrently(&repo, &users).await;
 }
 
+/// Reads batched behind a query already sent must not take its answer: a read that starts after a
+/// write returned sees the write, however many reads of the same row are in flight around it.
+async fn a_read_after_a_write_sees_it_while_other_reads_are_in_flight(db: Database) {
+    let users = population(&db).await;
+    let alice = users[0].clone();
+    let repo = DieselUsers::new(db);
+    read_one(&repo, &alice, "first read").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let (repo, alice, stop) = (repo.clone(), alice.clone(), Arc::clone(&stop));
+        readers.spawn(async move {
+            let mut reads = 0_u32;
+            while !stop.load(Ordering::Relaxed) {
+                let got = repo.get(&alice.namespace, alice.id).await.expect("read");
+                assert!(got.is_some_and(|u| u.id == alice.id));
+                reads += 1;
+                // SQLite's read is inline and never yields: let the writer have its turn.
+                tokio::task::yield_now().await;
+            }
+            reads
+        });
+    }
+    for round in 1..=200 {
+        let version = repo
+            .bump_token_version(&alice.namespace, alice.id, now())
+            .await
+            .expect("bump");
+        assert_eq!(version, alice.token_version + round);
+        let got = repo.get(&alice.namespace, alice.id).await.expect("read");
+        assert_eq!(got.map(|u| u.token_version), Some(version), "round {round}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut reads = 0;
+    while let Some(joined) = readers.join_next().await {
+        reads += joined.expect("reader");
+    }
+    assert!(reads > 0, "the reads around the writes ran");
+}
+
 /// Ends every other session of the test's database, as a restart of PostgreSQL does: the async
 /// connection and the pool's other connections alike.
 async fn terminate_other_sessions(db: &Database) -> i64 {
@@ -143,4 +188,36 @@ async fn after_postgres_ends_the_sessions_the_next_reads_still_answer() {
     terminate_other_sessions(&db).await;
     read_one(&repo, alice, "after the second restart").await;
     read_all_concurrently(&repo, &users).await;
+}
+
+/// A runtime that shuts down with a batched read queued (its query task never ran) leaves the
+/// thread's queue free: the next runtime's reads on the same thread are answered.
+#[test]
+fn a_runtime_shut_down_mid_read_leaves_the_next_runtime_reading() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let test_db = runtime().block_on(user_service_db::testing::fresh_postgres());
+    let db = test_db.database().clone();
+    let users = runtime().block_on(population(&db));
+    let repo = DieselUsers::new(db);
+    let alice = users[0].clone();
+    runtime().block_on(async {
+        let (repo, alice) = (repo.clone(), alice.clone());
+        // It queues its read and starts the query's task, which is behind this one in the queue.
+        tokio::spawn(async move { repo.get(&alice.namespace, alice.id).await });
+        tokio::task::yield_now().await;
+    });
+    runtime().block_on(async {
+        let read = tokio::time::timeout(
+            Duration::from_secs(10),
+            repo.get(&alice.namespace, alice.id),
+        );
+        let got = read.await.expect("answered in time").expect("read");
+        assert_eq!(got.as_ref(), Some(&alice));
+        read_all_concurrently(&repo, &users).await;
+    });
 }
