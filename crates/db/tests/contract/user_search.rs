@@ -309,3 +309,64 @@ async fn new_users_go_straight_into_the_postgres_search_index() {
         .expect("the pending list's size");
     assert_eq!(pending.pages, 0);
 }
+
+#[derive(diesel::QueryableByName)]
+struct Username {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    username: String,
+}
+
+/// On PostgreSQL a phrase's candidates come from the index of adjacent word pairs (migration
+/// 000020), and the phrase's tsquery decides among them. That must find exactly what the tsquery
+/// alone finds over every user: phrases as typed, stemmed ("runs man"), in the wrong order, and with
+/// a stop word that the stemmed form drops ("the man" matches "man" there).
+#[tokio::test]
+async fn a_phrase_finds_on_postgres_what_its_tsquery_alone_finds() {
+    let test_db = user_service_db::testing::fresh_postgres().await;
+    seed(&test_db).await;
+    for phrase in [
+        "john doe",
+        "doe john",
+        "jane doe",
+        "johnny bravos",
+        "running man",
+        "runs man",
+        "man running",
+        "the man",
+        "example com",
+        "john doe example",
+    ] {
+        let words = phrase.replace(' ', " <-> ");
+        let alone = test_db
+            .run(move |conn| {
+                let user_service_db::DbConnection::Pg(pg) = conn else {
+                    return Err(user_service_domain::DomainError::unexpected(
+                        "not PostgreSQL",
+                    ));
+                };
+                diesel::RunQueryDsl::load::<Username>(
+                    diesel::sql_query(
+                        "SELECT username FROM users WHERE namespace = 'shop' \
+                         AND deleted_at IS NULL AND search_vector @@ \
+                         (to_tsquery('simple', $1) || to_tsquery('english', $1)) \
+                         ORDER BY username",
+                    )
+                    .bind::<diesel::sql_types::Text, _>(words),
+                    pg,
+                )
+                .map_err(|e| user_service_domain::DomainError::unexpected(e.to_string()))
+            })
+            .await
+            .expect("the tsquery alone");
+        let alone: Vec<String> = alone.into_iter().map(|u| u.username).collect();
+        assert_eq!(
+            sorted_hits(&test_db, &format!("\"{phrase}\"")).await,
+            alone,
+            "{phrase}"
+        );
+    }
+    // The cases above that tell the pairs' rules apart find something.
+    assert_eq!(sorted_hits(&test_db, "\"runs man\"").await, ["runner"]);
+    assert_eq!(sorted_hits(&test_db, "\"the man\"").await, ["runner"]);
+    assert_eq!(sorted_hits(&test_db, "\"john doe\"").await, ["jdoe"]);
+}
