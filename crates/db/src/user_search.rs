@@ -87,8 +87,8 @@ fn postgres(
         });
     }
     let tsquery = parts.join(" && ");
-    // Each phrase's adjacent pairs, which every user it matches holds (migration 000020), bound after
-    // the terms: the index finds a phrase's candidates from one short posting list of its pairs
+    // Each phrase's adjacent pairs, which every user it matches holds (migration 000020, an index on
+    // this very expression), bound after the terms: the index finds a phrase's candidates from one short posting list of its pairs
     // instead of intersecting its words' long ones. `IS TRUE` keeps the planner from also scanning
     // `search_vector`'s index: the tsquery then only decides among those candidates.
     let mut pairs = Vec::new();
@@ -99,7 +99,7 @@ fn postgres(
             for alternative in phrase_pairs(conn, &ws.join(" "))? {
                 pairs.push(alternative);
                 either.push(format!(
-                    "u.search_pairs @> ${}",
+                    "adjacent_pairs('{{simple,english}}', u.search_text) @> ${}",
                     binds.len() + pairs.len() + 1
                 ));
             }
@@ -167,7 +167,7 @@ fn phrase_pairs(conn: &mut PgConnection, phrase: &str) -> DomainResult<Vec<Vec<S
         english: Vec<String>,
     }
     let Pairs { simple, english } = diesel::sql_query(
-        "SELECT adjacent_pairs('simple', $1) AS simple, adjacent_pairs('english', $1) AS english",
+        "SELECT adjacent_pairs('{simple}', $1) AS simple, adjacent_pairs('{english}', $1) AS english",
     )
     .bind::<Text, _>(phrase)
     .get_result(conn)

@@ -1,3 +1,2 @@
 DROP INDEX IF EXISTS users_search_pairs_gin;
-ALTER TABLE users DROP COLUMN IF EXISTS search_pairs;
-DROP FUNCTION IF EXISTS adjacent_pairs(regconfig, text);
+DROP FUNCTION IF EXISTS adjacent_pairs(regconfig[], text);
