@@ -88,9 +88,9 @@ fn postgres(
     }
     let tsquery = parts.join(" && ");
     // Each phrase's adjacent pairs, which every user it matches holds (migration 000020, an index on
-    // this very expression), bound after the terms: the index finds a phrase's candidates from one short posting list of its pairs
-    // instead of intersecting its words' long ones. `IS TRUE` keeps the planner from also scanning
-    // `search_vector`'s index: the tsquery then only decides among those candidates.
+    // this very expression), bound after the terms: the index finds a phrase's candidates from one
+    // short posting list of its pairs instead of intersecting its words' long ones. `IS TRUE` keeps
+    // the planner from also scanning `search_vector`'s index: the tsquery only decides among them.
     let mut pairs = Vec::new();
     let mut narrowing = Vec::new();
     for term in query.terms() {
