@@ -108,13 +108,19 @@ fn postgres(
             }
         }
     }
-    let matches = if narrowing.is_empty() {
-        "u.search_vector @@ q.query".to_owned()
-    } else {
-        format!(
+    // Only a query of phrases alone hides the word index: a word beside a phrase may be far rarer
+    // than the phrase's pairs (`"example com" quetzalcoatl`), and the planner weighs both indexes.
+    let phrases_only = query
+        .terms()
+        .iter()
+        .all(|t| matches!(t, SearchTerm::Phrase(_)));
+    let matches = match (narrowing.is_empty(), phrases_only) {
+        (true, _) => "u.search_vector @@ q.query".to_owned(),
+        (false, true) => format!(
             "{} AND (u.search_vector @@ q.query) IS TRUE",
             narrowing.join(" AND ")
-        )
+        ),
+        (false, false) => format!("{} AND u.search_vector @@ q.query", narrowing.join(" AND ")),
     };
     let filter = format!("u.namespace = $1 AND u.deleted_at IS NULL AND {matches}");
     let cap = SearchQuery::MAX_MATCHES;
