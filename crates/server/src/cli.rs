@@ -175,7 +175,7 @@ async fn serve(settings: Settings, db: Database) -> CliResult {
     let refresh_every = std::time::Duration::from_secs(settings.auth.key_refresh_secs);
     let grpc_port = settings.grpc.enabled.then_some(settings.grpc.port);
     let host = settings.server.host.clone();
-    let wiring = Wiring::build(settings, db)?;
+    let wiring = Wiring::serving(settings, db)?;
     let state = wiring.http;
     // Before listening: the first key is made here, and a key_secret that cannot open the active
     // key stops the start with a message saying so.

@@ -79,6 +79,10 @@ pub struct AuthSettings {
     pub hash_queue: usize,
     /// Nice steps the hashing threads run below requests (0-19; 0: the same priority).
     pub hash_nice: u8,
+    /// On Linux, `serve` hashes in a child process with a scheduling group of its own, so that
+    /// hashing yields to other groups too (a PostgreSQL on the same host); off: threads of this
+    /// process, whose nice orders them only against the service's own threads.
+    pub hash_process: bool,
     /// `hs256`, `eddsa` or `rs256` (API.md 2.5).
     pub signing: String,
     /// Seals the private signing keys stored in the database (HKDF-SHA256, then XChaCha20-Poly1305).
@@ -553,6 +557,7 @@ fn defaults(b: Builder) -> Result<Builder, config::ConfigError> {
         .set_default("auth.issuer", "user-service")?
         .set_default("auth.hash_concurrency", 0)?
         .set_default("auth.hash_queue", 256)?
+        .set_default("auth.hash_process", true)?
         .set_default("auth.hash_nice", 19)?
         .set_default("auth.signing", "hs256")?
         .set_default("auth.key_secret", DEV_KEY_SECRET)?

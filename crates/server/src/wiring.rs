@@ -1,6 +1,7 @@
 //! The wiring: which adapter serves each port, chosen from the settings, and the domain services
 //! built on them once. The driving adapters are handed what they need from here.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use user_service_db::{
@@ -104,11 +105,30 @@ impl Wiring {
         Self::build_with_clock(settings, db, Arc::new(SystemClock))
     }
 
+    /// The wiring of `serve`: as [`Wiring::build`], but on Linux, unless `auth.hash_process` is
+    /// off, passwords are hashed in a child process of this very binary (`adapters::hash_process`),
+    /// which only the binary itself can start; tests and the other commands hash on threads.
+    pub fn serving(settings: Settings, db: Database) -> Result<Self, StateError> {
+        let child = (cfg!(target_os = "linux") && settings.auth.hash_process)
+            // The running binary even if its file was replaced since it started.
+            .then(|| PathBuf::from("/proc/self/exe"));
+        Self::assemble(settings, db, Arc::new(SystemClock), child)
+    }
+
     /// The wiring with a given clock: every service and middleware reads time from it.
     pub fn build_with_clock(
         settings: Settings,
         db: Database,
         clock: Arc<dyn Clock>,
+    ) -> Result<Self, StateError> {
+        Self::assemble(settings, db, clock, None)
+    }
+
+    fn assemble(
+        settings: Settings,
+        db: Database,
+        clock: Arc<dyn Clock>,
+        hash_child: Option<PathBuf>,
     ) -> Result<Self, StateError> {
         let ids: Arc<dyn IdGenerator> = Arc::new(SystemIds);
         let namespaces = Arc::new(DieselNamespaces::new(db.clone()));
@@ -125,6 +145,7 @@ impl Wiring {
                 threads: concurrency,
                 queue: settings.auth.hash_queue,
                 nice: settings.auth.hash_nice,
+                child: hash_child,
             },
         )?);
         let signing_keys = Arc::new(signing_keys(&settings.auth, &db, clock.clone())?);

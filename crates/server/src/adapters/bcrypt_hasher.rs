@@ -1,6 +1,8 @@
-//! bcrypt on threads of its own, below the priority of requests, with a bounded waiting line.
+//! bcrypt on threads of its own, below the priority of requests, with a bounded waiting line; the
+//! threads are this process's, or a child's with a scheduling group of its own (`hash_process`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -10,11 +12,13 @@ use user_service_domain::model::Password;
 use user_service_domain::ports::PasswordHasher;
 use user_service_domain::{DomainError, error::DomainResult};
 
+use super::hash_process::HashProcess;
+
 /// bcrypt reads at most this many bytes of a password.
 const BCRYPT_MAX_BYTES: usize = 72;
 
 /// How much hashing may run at once, wait, and how far below requests it runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HashCapacity {
     /// Hashing threads (at least one).
     pub threads: usize,
@@ -25,6 +29,10 @@ pub struct HashCapacity {
     /// cannot push token checks and profile reads behind bcrypt, yet hashing keeps a share of a
     /// busy machine and all of an idle one (docs/DECISIONS.md).
     pub nice: u8,
+    /// Hash in a child process of this executable (`hash_process`), so that hashing yields also
+    /// to processes outside the service's scheduling group, such as a PostgreSQL on the same host;
+    /// `None` hashes on threads of this process.
+    pub child: Option<PathBuf>,
 }
 
 /// Why the hasher could not start.
@@ -38,7 +46,7 @@ pub enum HasherError {
 
 pub struct BcryptHasher {
     cost: u32,
-    threads: HashThreads,
+    workers: Workers,
     /// Requests admitted (running or waiting); above `capacity` the answer is 503.
     admitted: Arc<AtomicUsize>,
     capacity: usize,
@@ -51,45 +59,91 @@ impl BcryptHasher {
         let threads = capacity.threads.max(1);
         Ok(Self {
             cost,
-            threads: HashThreads::start(threads, capacity.nice)?,
+            workers: match capacity.child {
+                Some(exe) => Workers::Child(HashProcess::new(exe, threads, capacity.nice)),
+                None => Workers::Threads(HashThreads::start(threads, capacity.nice)?),
+            },
             admitted: Arc::new(AtomicUsize::new(0)),
             capacity: threads + capacity.queue,
             dummy_hash: bcrypt::hash("dummy password for timing equality", cost)?,
         })
     }
 
-    /// Runs `f` on a hashing thread in arrival order; refuses at once when the line is full.
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> DomainResult<T> {
+    /// Runs `job` in arrival order; refuses at once when the line is full.
+    async fn perform(&self, job: HashJob) -> DomainResult<HashAnswer> {
         let admission = Admission::enter(self.admitted.clone(), self.capacity)?;
-        let (answer, answered) = oneshot::channel();
-        self.threads.send(Box::new(move || {
-            // The place in line is held until the work is done, even if its caller has left,
-            // so the line bounds the work and not only the waiting callers. It is given up
-            // before the answer, so a caller that asks again at once finds it free.
-            let value = (!answer.is_closed()).then(|| catch_unwind(AssertUnwindSafe(f)));
-            drop(admission);
-            // A panic in `f` drops the answer unsent: its caller gets an error, and the thread
-            // stays for the next job.
-            if let Some(Ok(value)) = value {
-                let _ = answer.send(value);
-            }
-        }))?;
-        answered.await.map_err(DomainError::unexpected)
+        match &self.workers {
+            Workers::Threads(threads) => run_on(threads, admission, move || job.perform()).await,
+            Workers::Child(child) => child
+                .submit(job, admission)?
+                .await
+                .map_err(|_| DomainError::unexpected("the password hashing child ended")),
+        }
     }
+}
+
+/// Where hashes run.
+enum Workers {
+    Threads(HashThreads),
+    Child(HashProcess),
+}
+
+/// A hash or a verification, as data: it crosses to a child process as well as to a thread.
+pub(crate) enum HashJob {
+    Hash { password: String, cost: u32 },
+    Verify { candidate: Vec<u8>, hash: String },
+}
+
+pub(crate) enum HashAnswer {
+    Hashed(String),
+    Verified(bool),
+    Failed,
+}
+
+impl HashJob {
+    pub(crate) fn perform(self) -> HashAnswer {
+        match self {
+            Self::Hash { password, cost } => {
+                bcrypt::hash(password, cost).map_or(HashAnswer::Failed, HashAnswer::Hashed)
+            }
+            Self::Verify { candidate, hash } => {
+                HashAnswer::Verified(bcrypt::verify(candidate, &hash).unwrap_or(false))
+            }
+        }
+    }
+}
+
+/// Runs `f` on one of `threads` in arrival order, holding `admission` until it is done.
+async fn run_on<T: Send + 'static>(
+    threads: &HashThreads,
+    admission: Admission,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> DomainResult<T> {
+    let (answer, answered) = oneshot::channel();
+    threads.send(Box::new(move || {
+        // The place in line is held until the work is done, even if its caller has left,
+        // so the line bounds the work and not only the waiting callers. It is given up
+        // before the answer, so a caller that asks again at once finds it free.
+        let value = (!answer.is_closed()).then(|| catch_unwind(AssertUnwindSafe(f)));
+        drop(admission);
+        // A panic in `f` drops the answer unsent: its caller gets an error, and the thread
+        // stays for the next job.
+        if let Some(Ok(value)) = value {
+            let _ = answer.send(value);
+        }
+    }))?;
+    answered.await.map_err(DomainError::unexpected)
 }
 
 type Job = Box<dyn FnOnce() + Send>;
 
 /// A fixed set of threads taking jobs in arrival order; they end when the hasher is dropped.
-struct HashThreads {
+pub(crate) struct HashThreads {
     jobs: mpsc::Sender<Job>,
 }
 
 impl HashThreads {
-    fn start(count: usize, nice: u8) -> std::io::Result<Self> {
+    pub(crate) fn start(count: usize, nice: u8) -> std::io::Result<Self> {
         let (jobs, line) = mpsc::channel::<Job>();
         let line = Arc::new(Mutex::new(line));
         for i in 0..count {
@@ -106,7 +160,7 @@ impl HashThreads {
         Ok(Self { jobs })
     }
 
-    fn send(&self, job: Job) -> DomainResult<()> {
+    pub(crate) fn send(&self, job: Job) -> DomainResult<()> {
         // The threads end only with the hasher, so this cannot fail while `self` lives.
         self.jobs
             .send(job)
@@ -135,7 +189,7 @@ fn lower_priority(steps: u8) {
 }
 
 /// Counts a request in the line for as long as it lives.
-struct Admission(Arc<AtomicUsize>);
+pub(crate) struct Admission(Arc<AtomicUsize>);
 
 impl Admission {
     fn enter(counter: Arc<AtomicUsize>, capacity: usize) -> DomainResult<Self> {
@@ -158,28 +212,34 @@ impl Drop for Admission {
 #[async_trait]
 impl PasswordHasher for BcryptHasher {
     async fn hash(&self, password: &Password) -> DomainResult<String> {
-        let (password, cost) = (password.as_str().to_owned(), self.cost);
         // `Password` holds at most 72 bytes, all of which bcrypt uses. `non_truncating_hash` would
         // count the C terminator it appends and refuse exactly 72; the only thing `hash` can cut
         // here is that terminator, which is what `verify` does too.
-        self.run(move || bcrypt::hash(password, cost))
-            .await?
-            .map_err(DomainError::unexpected)
+        let job = HashJob::Hash {
+            password: password.as_str().to_owned(),
+            cost: self.cost,
+        };
+        match self.perform(job).await? {
+            HashAnswer::Hashed(hash) => Ok(hash),
+            _ => Err(DomainError::unexpected(
+                "bcrypt could not hash the password",
+            )),
+        }
     }
 
     async fn verify(&self, password: &str, hash: Option<&str>) -> DomainResult<bool> {
         // A password bcrypt would truncate can never be right; it still costs one hash.
         let real = hash.filter(|_| password.len() <= BCRYPT_MAX_BYTES);
-        let hash = real.unwrap_or(&self.dummy_hash).to_owned();
-        let candidate: Vec<u8> = password
-            .as_bytes()
-            .iter()
-            .take(BCRYPT_MAX_BYTES)
-            .copied()
-            .collect();
-        let matched = self
-            .run(move || bcrypt::verify(candidate, &hash).unwrap_or(false))
-            .await?;
+        let job = HashJob::Verify {
+            candidate: password
+                .as_bytes()
+                .iter()
+                .take(BCRYPT_MAX_BYTES)
+                .copied()
+                .collect(),
+            hash: real.unwrap_or(&self.dummy_hash).to_owned(),
+        };
+        let matched = matches!(self.perform(job).await?, HashAnswer::Verified(true));
         Ok(matched && real.is_some())
     }
 
@@ -198,6 +258,25 @@ mod tests {
             threads,
             queue,
             nice: 10,
+            child: None,
+        }
+    }
+
+    impl BcryptHasher {
+        /// Runs `f` where this hasher's jobs run, in its line.
+        async fn run<T: Send + 'static>(
+            &self,
+            f: impl FnOnce() -> T + Send + 'static,
+        ) -> DomainResult<T> {
+            let Workers::Threads(threads) = &self.workers else {
+                return Err(DomainError::unexpected("a closure cannot cross to a child"));
+            };
+            run_on(
+                threads,
+                Admission::enter(self.admitted.clone(), self.capacity)?,
+                f,
+            )
+            .await
         }
     }
 

@@ -1,13 +1,14 @@
 //! Adapters of domain ports that need the async runtime or an outside system, so cannot live in
-//! the domain: the bcrypt pool, image processing, avatar storage selection, the rate-limit
-//! counters (in process, Redis, and the failover between them), the Prometheus registry, key
-//! generation on the blocking pool, the mail transports with the outbox sender's loop, and the
-//! external issuers' key sets.
+//! the domain: the bcrypt pool (on threads, or in a child process), image processing, avatar
+//! storage selection, the rate-limit counters (in process, Redis, and the failover between them),
+//! the Prometheus registry, key generation on the blocking pool, the mail transports with the
+//! outbox sender's loop, and the external issuers' key sets.
 
 pub mod avatar_storage;
 pub mod bcrypt_hasher;
 pub mod external_tokens;
 pub mod failover;
+pub mod hash_process;
 pub mod image_decode;
 pub mod images;
 pub mod key_generator;
