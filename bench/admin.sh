@@ -106,12 +106,13 @@ db.close()
 PY
 }
 
+# In a session of its own, as a daemon runs (bench/lib.sh's start_server says why).
 start_server() {
     local url=$1; shift
     env APP_ENV=test DATABASE_URL="$url" USER_SERVICE__SERVER__PORT="$PORT" \
         USER_SERVICE__SERVER__HOST=127.0.0.1 USER_SERVICE__AUTH__BCRYPT_COST=4 \
         USER_SERVICE__LOG__LEVEL=warn USER_SERVICE_CONFIG_DIR="$ROOT/config" "$@" \
-        "$BIN" serve >"$WORK/server.log" 2>&1 &
+        setsid "$BIN" serve >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 300); do
         curl -fs "$BASE/health" >/dev/null 2>&1 && return 0

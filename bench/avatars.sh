@@ -70,7 +70,7 @@ for backend in $BACKENDS; do
   env APP_ENV=development USER_SERVICE_CONFIG_DIR="$ROOT/config" DATABASE_URL="$url" \
     USER_SERVICE__SERVER__PORT=0 USER_SERVICE__RATE_LIMIT__ENABLED=false USER_SERVICE__LOG__LEVEL=warn \
     USER_SERVICE__AUTH__BCRYPT_COST=4 USER_SERVICE__STORAGE__LOCAL_ROOT="$WORK/uploads-$backend" \
-    JWT_SECRET_KEY=benchmark-secret-long-enough "$BIN" serve >"$log" 2>&1 &
+    JWT_SECRET_KEY=benchmark-secret-long-enough setsid "$BIN" serve >"$log" 2>&1 &
   SERVER_PID=$!
   BASE=""
   for _ in $(seq 1 300); do

@@ -60,7 +60,7 @@ start_server() {
   APP_ENV=test USER_SERVICE_CONFIG_DIR="$ROOT/config" DATABASE_URL="$url" \
     USER_SERVICE__SERVER__PORT=0 USER_SERVICE__LOG__LEVEL=error USER_SERVICE__RATE_LIMIT__ENABLED=false \
     USER_SERVICE__DATABASE__MAX_CONNECTIONS="${MAX_CONNECTIONS:-32}" \
-    JWT_SECRET_KEY=bench-secret-that-is-long-enough "$BIN" serve >"$WORK/server.out" 2>"$WORK/server.err" &
+    JWT_SECRET_KEY=bench-secret-that-is-long-enough setsid "$BIN" serve >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
     BASE="$(sed -n 's/^user-service listening on //p' "$WORK/server.out" | head -1)"

@@ -37,14 +37,19 @@ drop_db() {
   esac
 }
 
-# start_server DATABASE_URL [VAR=value ...]: sets SERVER_PID, BASE and GRPC (host:port of gRPC)
+# start_server DATABASE_URL [VAR=value ...]: sets SERVER_PID, BASE and GRPC (host:port of gRPC).
+# The server runs in a session of its own, as a daemon does: with the kernel's autogroup a session
+# is a scheduling group, and one shared with wrk would have the load generator and the server
+# competing as one against PostgreSQL (docs/BENCHMARKS.md, "hashing in a scheduling group of its
+# own"). Run the scripts as `bash bench/...`: under job control setsid would fork and SERVER_PID
+# would name the wrong process.
 start_server() {
   local url="$1"; shift
   local log; log=$(mktemp)
   env APP_ENV=development USER_SERVICE_CONFIG_DIR="$ROOT/config" DATABASE_URL="$url" \
     USER_SERVICE__SERVER__PORT=0 USER_SERVICE__GRPC__PORT=0 \
     USER_SERVICE__RATE_LIMIT__ENABLED=false USER_SERVICE__LOG__LEVEL=warn \
-    JWT_SECRET_KEY=benchmark-secret-long-enough "$@" "$BIN" serve >"$log" 2>&1 &
+    JWT_SECRET_KEY=benchmark-secret-long-enough "$@" setsid "$BIN" serve >"$log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
     BASE=$(sed -n 's/^user-service listening on //p' "$log" | head -1)

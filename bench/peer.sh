@@ -24,7 +24,7 @@ for backend in ${BACKENDS:-sqlite postgres}; do
   esac
   port=$((20000 + RANDOM % 20000))
   (cd "$BENCH_DIR/peers/fastapi_users" && DATABASE_URL="$db" "$VENV/bin/python" app.py init)
-  (cd "$BENCH_DIR/peers/fastapi_users" && exec env DATABASE_URL="$db" BCRYPT_COST=10 \
+  (cd "$BENCH_DIR/peers/fastapi_users" && exec setsid env DATABASE_URL="$db" BCRYPT_COST=10 \
     "$VENV/bin/uvicorn" app:app --workers 2 --port "$port" --log-level warning) &
   SERVER_PID=$!
   BASE="http://127.0.0.1:$port"
