@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Instructions per request of GET /users/me (TARGET=me, the default) or of POST /auth/refresh
-# (TARGET=refresh: real rotations, each request presenting the refresh token the previous one got),
+# Instructions per request of GET /users/me (TARGET=me, the default), of POST /auth/refresh
+# (TARGET=refresh: real rotations, each request presenting the refresh token the previous one got)
+# or of the admin list's first page of 20 users with its total (TARGET=list, with a service key),
 # counted by callgrind: repeatable on a shared machine where CPU seconds are not (the same binary
 # gives the same count within 0.1 %). The server runs under valgrind with one worker on a fresh
 # database of BACKEND (sqlite|postgres); one client sends N and then 2N requests on a keep-alive
@@ -24,12 +25,13 @@ esac
 case "$TARGET" in
   me) LABEL="GET /users/me"; TOKEN_FIELD=access_token ;;
   refresh) LABEL="POST /auth/refresh"; TOKEN_FIELD=refresh_token ;;
-  *) echo "TARGET is me or refresh" >&2; exit 2 ;;
+  list) LABEL="GET /api/v1/users (page of 20)" ;;
+  *) echo "TARGET is me, refresh or list" >&2; exit 2 ;;
 esac
 
 # total_instructions COUNT: the server's instructions for start-up, one user and COUNT requests.
 total_instructions() {
-  local url out log base token hp
+  local url out log base token hp key
   url=$(fresh_db "$BACKEND")
   out="${KEEP:-$(mktemp -d)}"; mkdir -p "$out"; log="$out/log"
   env APP_ENV=development USER_SERVICE_CONFIG_DIR="$ROOT/config" DATABASE_URL="$url" \
@@ -43,9 +45,19 @@ total_instructions() {
     [ -n "$base" ] && break
     sleep 0.2
   done
-  curl -sf -X POST "$base/userspaces" -H 'Content-Type: application/json' -d '{"namespace":"bench"}' >/dev/null
-  token=$(curl -sf -X POST "$base/auth/register" -H 'Content-Type: application/json' \
-    -d '{"namespace":"bench","username":"alice","password":"supersecret123"}' | json_field "$TOKEN_FIELD")
+  key=$(curl -sf -X POST "$base/userspaces" -H 'Content-Type: application/json' -d '{"namespace":"bench"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["api_key"])')
+  if [ "$TARGET" = list ]; then
+    # A full page of users with every text field the list renders.
+    for i in $(seq 1 20); do
+      curl -sf -X POST "$base/auth/register" -H 'Content-Type: application/json' \
+        -d "{\"namespace\":\"bench\",\"username\":\"user$i\",\"password\":\"supersecret123\",\"email\":\"user$i@example.com\",\"full_name\":\"Jane Doe $i\"}" >/dev/null
+    done
+    token=$key
+  else
+    token=$(curl -sf -X POST "$base/auth/register" -H 'Content-Type: application/json' \
+      -d '{"namespace":"bench","username":"alice","password":"supersecret123"}' | json_field "$TOKEN_FIELD")
+  fi
   hp=${base#http://}
   python3 "$BENCH_DIR/keepalive_client.py" "${hp%:*}" "${hp##*:}" "$token" "$1" "$TARGET"
   kill -INT "$pid"; wait "$pid" || true

@@ -1,7 +1,8 @@
 """Sends N requests on one keep-alive connection, each after the previous answer (200 checked).
 
 Usage: keepalive_client.py HOST PORT TOKEN N [TARGET]. TARGET `me` (the default) sends GET /users/me
-with TOKEN as the bearer; `refresh` sends POST /auth/refresh with TOKEN as the refresh token and
+with TOKEN as the bearer; `list` sends GET /api/v1/users (page 1 of 20) with TOKEN as the API key;
+`refresh` sends POST /auth/refresh with TOKEN as the refresh token and
 chains the rotations: each answer's refresh token is the next request's, so every request is a real
 rotation. For bench/instructions.sh, where wrk's fixed duration would make the request count depend
 on the machine's speed.
@@ -17,6 +18,11 @@ target = sys.argv[5] if len(sys.argv) > 5 else "me"
 def request(token):
     if target == "me":
         return f"GET /users/me HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    if target == "list":
+        return (
+            "GET /api/v1/users?page=1&page_size=20 HTTP/1.1\r\nHost: bench\r\n"
+            f"X-API-Key: {token}\r\n\r\n"
+        ).encode()
     body = json.dumps({"refresh_token": token}).encode()
     head = (
         "POST /auth/refresh HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
@@ -25,7 +31,7 @@ def request(token):
     return head.encode() + body
 
 
-if target not in ("me", "refresh"):
+if target not in ("me", "list", "refresh"):
     sys.exit(f"unknown target {target!r}")
 conn = socket.create_connection((host, port))
 pending = b""
