@@ -665,6 +665,7 @@ mod tests {
     #[test]
     fn hashing_runs_at_the_lowest_nice_level_unless_told() -> Result<(), ConfigError> {
         assert_eq!(load(&[])?.auth.hash_nice, 19);
+        assert!(load(&[])?.auth.hash_process);
         assert_eq!(
             load(&[("USER_SERVICE__AUTH__HASH_NICE", "0")])?
                 .auth

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
@@ -155,6 +156,8 @@ impl HashProcess {
 
     fn spawn(&self) -> DomainResult<Running> {
         let mut child = Command::new(&self.exe)
+            // `/proc/self/exe` would be its name in `ps`.
+            .arg0("user-service")
             .arg(CHILD_ARG)
             .arg(self.threads.to_string())
             .arg(self.nice.to_string())
