@@ -187,3 +187,45 @@ async fn dropping_the_hasher_ends_its_child() -> Result<(), DomainError> {
     eventually("the child ended", || children(4).is_empty()).await;
     Ok(())
 }
+
+#[actix_web::test]
+async fn a_job_in_the_child_holds_its_place_in_line_until_answered() -> Result<(), DomainError> {
+    let h = std::sync::Arc::new(
+        BcryptHasher::new(
+            12,
+            HashCapacity {
+                threads: 5,
+                queue: 0,
+                nice: 19,
+                child: Some(PathBuf::from(env!("CARGO_BIN_EXE_user-service"))),
+            },
+        )
+        .map_err(DomainError::unexpected)?,
+    );
+    let busy = {
+        let h = h.clone();
+        actix_web::rt::spawn(async move { h.verify("password1", None).await })
+    };
+    eventually("the first job reached the child", || children(5).len() == 1).await;
+    // Five threads, but a line of five places: the sixth caller is refused at once.
+    let more: Vec<_> = (0..4)
+        .map(|_| {
+            let h = h.clone();
+            actix_web::rt::spawn(async move { h.verify("password1", None).await })
+        })
+        .collect();
+    actix_web::rt::task::yield_now().await;
+    assert!(matches!(
+        h.verify("password2", None).await,
+        Err(DomainError::Unavailable {
+            retry_after_secs: 1
+        })
+    ));
+    assert!(matches!(busy.await, Ok(Ok(false))));
+    for m in more {
+        assert!(matches!(m.await, Ok(Ok(false))));
+    }
+    // Answered, the places are free again.
+    assert!(!h.verify("password3", None).await?);
+    Ok(())
+}
