@@ -239,7 +239,12 @@ impl PasswordHasher for BcryptHasher {
                 .collect(),
             hash: real.unwrap_or(&self.dummy_hash).to_owned(),
         };
-        let matched = matches!(self.perform(job).await?, HashAnswer::Verified(true));
+        // A verification that failed is the service's fault, not a wrong password: an error.
+        let HashAnswer::Verified(matched) = self.perform(job).await? else {
+            return Err(DomainError::unexpected(
+                "bcrypt could not verify the password",
+            ));
+        };
         Ok(matched && real.is_some())
     }
 

@@ -129,8 +129,8 @@ impl HashProcess {
         let (answer, answered) = oneshot::channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut pending = Pending { answer, admission };
-        // Held across the pipe write: a job is ~100 bytes and the line caps how many are out, so the
-        // pipe's buffer never fills and the write never waits on the child.
+        // Held across the pipe write, which does not wait on hashing: a job is ~150 bytes, and the
+        // child's main thread moves each into its own queue as it arrives.
         let mut child = self
             .child
             .lock()
